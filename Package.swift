@@ -1,0 +1,200 @@
+// swift-tools-version: 6.2
+//
+// Gantry: an inference-cluster scheduler.
+//
+// Layers (dependencies point inward only):
+//   executables  gantryd  gantry-agent  gantryctl
+//   shells       GantryCoordinator  GantryAgent  GantryControl
+//   adapters     GantryWire  GantryStore  GantrySystemd  GantryHost  GantryConfig
+//   core (pure)  GantryModel  GantryPlacement  GantryCore
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let testSwiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
+let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let collections: Target.Dependency = .product(name: "Collections", package: "swift-collections")
+
+let package = Package(
+    name: "gantry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gantryd", targets: ["gantryd"]),
+        .executable(name: "gantry-agent", targets: ["gantry-agent"]),
+        .executable(name: "gantryctl", targets: ["gantryctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", exact: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", exact: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", exact: "1.8.1"),
+    ],
+    targets: [
+        // MARK: core (pure: no I/O, no clock, no NIO/protobuf/SQLite)
+        .target(name: "GantryModel", swiftSettings: swiftSettings),
+        .target(
+            name: "GantryPlacement",
+            dependencies: ["GantryModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryCore",
+            dependencies: ["GantryModel", "GantryPlacement", collections],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: adapters
+        .target(
+            name: "GantryConfig",
+            dependencies: ["GantryModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryWire",
+            dependencies: [
+                "GantryModel",
+                nio,
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Generated/README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryHost",
+            dependencies: [
+                "GantryModel", logging,
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryNet",
+            dependencies: [
+                "GantryModel", "GantryWire", nio, nioPosix,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryLogging",
+            dependencies: [logging],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: shells
+        .target(
+            name: "GantryCoordinator",
+            dependencies: [
+                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet",
+                nio, nioPosix, logging,
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryAgent",
+            dependencies: [
+                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryHost", "GantryNet",
+                nio, nioPosix, logging,
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryControl",
+            dependencies: ["GantryModel", "GantryWire", "GantryNet", "GantryConfig", nio, nioPosix],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "GantryCLI",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: executables
+        .executableTarget(
+            name: "gantryd",
+            dependencies: [
+                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", logging,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "gantry-agent",
+            dependencies: [
+                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", logging,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "gantryctl",
+            dependencies: [
+                "GantryControl", "GantryModel", "GantryCLI", "GantryWire", "GantryConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: tests
+        .testTarget(
+            name: "GantryCoreTests",
+            dependencies: ["GantryModel", "GantryPlacement", "GantryCore"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryWireTests",
+            dependencies: [
+                "GantryModel", "GantryWire", "GantryNet", nio,
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryConfigTests",
+            dependencies: ["GantryModel", "GantryConfig"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryHostTests",
+            dependencies: ["GantryModel", "GantryHost"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryIntegrationTests",
+            dependencies: [
+                "gantryd", "gantry-agent", "gantryctl",
+                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryCoordinator",
+                "GantryAgent", "GantryControl", "GantryHost", "GantryNet", nio, nioPosix, logging,
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

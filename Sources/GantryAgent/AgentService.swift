@@ -1,0 +1,95 @@
+public import ServiceLifecycle
+import GantryCore
+import GantryModel
+import GantryNet
+import GantryWire
+import Logging
+import NIOCore
+
+/// Keeps the agent connected: connect, handshake, serve until the connection drops,
+/// then reconnect with exponential backoff and jitter. Probes engines meanwhile.
+public struct AgentService: Service {
+    let agent: Agent
+
+    public init(agent: Agent) {
+        self.agent = agent
+    }
+
+    public func run() async throws {
+        let agent = self.agent
+        let logger = agent.logger
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    await agent.probeEngines()
+                    try? await Task.sleep(for: .milliseconds(agent.options.probeIntervalMs))
+                }
+            }
+            var backoff = Backoff()
+            var rng = SystemRandomNumberGenerator()
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let start = ContinuousClock.now
+                do {
+                    try await cancelWhenGracefulShutdown {
+                        try await Self.session(agent: agent)
+                    }
+                } catch {
+                    if !Task.isShuttingDownGracefully {
+                        logger.warning("connection to the coordinator failed", metadata: [
+                            "coordinator": "\(agent.options.coordinator)", "error": "\(error)",
+                        ])
+                    }
+                }
+                await agent.disconnected()
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
+                // A connection that lived a while resets the backoff.
+                if ContinuousClock.now - start > .seconds(10) { backoff.reset() }
+                let delay = backoff.next(unit: Double.random(in: 0..<1, using: &rng))
+                logger.info("reconnecting", metadata: ["delay_ms": "\(delay)"])
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(delay)) }
+            }
+            group.cancelAll()
+            await agent.stopAll()
+        }
+    }
+
+    /// One connection, from connect to close.
+    static func session(agent: Agent) async throws {
+        let options = agent.options
+        let handshake = ClientHandshake(role: .agent, nodeID: options.nodeID.rawValue, token: options.token, software: options.software)
+        let connection = try await GantryClient.connect(
+            host: options.coordinator.host, port: options.coordinator.port, handshake: handshake, maxFrameBytes: options.maxFrameBytes)
+        let channel = connection.channel
+        try await connection.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            let welcome = try await GantryClient.awaitWelcome(&iterator)
+            let outbox = Outbox()
+            await agent.connected(outbox: outbox, welcome: welcome)
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await writeLoop(outbox: outbox, outbound: outbound, channel: channel) }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: .milliseconds(max(50, await agent.heartbeatIntervalMs / 4)))
+                        await agent.heartbeat()
+                    }
+                }
+                defer { outbox.finish() }
+                while let item = try await iterator.next() {
+                    guard case .frame(let frame) = item else { continue }
+                    let envelope: WireEnvelope
+                    do throws(GantryError) {
+                        envelope = try WireEnvelope(frame: frame)
+                    } catch {
+                        if error.code == .unexpectedMessage {
+                            agent.logger.warning("ignoring a message this agent does not understand", metadata: ["error": "\(error.message)"])
+                            continue
+                        }
+                        throw error
+                    }
+                    await agent.received(envelope)
+                }
+                throw GantryError(.unavailable, "the coordinator closed the connection")
+            }
+        }
+    }
+}

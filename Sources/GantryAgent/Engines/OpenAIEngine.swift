@@ -1,0 +1,147 @@
+public import AsyncHTTPClient
+public import GantryConfig
+public import GantryModel
+import GantryNet
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Any OpenAI-compatible server: vLLM, SGLang, llama.cpp's llama-server, TGI, Ollama.
+///
+/// POSTs `/v1/completions` with `stream: true` and `stream_options.include_usage`, reads
+/// the server-sent events, records the first-token time, and takes the server's final
+/// `usage`. When the server sends none, it counts streamed chunks and marks the counts
+/// estimated. Cancelling the task aborts the HTTP request.
+public struct OpenAIEngine: Engine {
+    public let config: EngineConfig
+    let client: HTTPClient
+    let apiKey: String?
+    let maxOutputBytes: Int
+
+    public init(config: EngineConfig, client: HTTPClient = .shared, apiKey: String? = nil, maxOutputBytes: Int = 1 << 20) {
+        self.config = config
+        self.client = client
+        self.apiKey = apiKey
+        self.maxOutputBytes = maxOutputBytes
+    }
+
+    public func probe() async -> EngineHealth {
+        var request = HTTPClientRequest(url: config.url + config.healthPath)
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        do {
+            let response = try await client.execute(request, timeout: .seconds(3))
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            guard (200..<300).contains(response.status.code) else {
+                return EngineHealth(healthy: false, detail: "GET \(config.healthPath) returned HTTP \(response.status.code)")
+            }
+            return EngineHealth(healthy: true, detail: config.url)
+        } catch {
+            return EngineHealth(healthy: false, detail: "GET \(config.url)\(config.healthPath) failed: \(error)")
+        }
+    }
+
+    static func requestBody(_ a: Assignment) -> Data {
+        var body: [String: Any] = [
+            "model": a.spec.model, "prompt": a.spec.prompt, "max_tokens": a.spec.maxTokens,
+            "stream": true, "stream_options": ["include_usage": true],
+        ]
+        if let t = a.spec.temperature { body["temperature"] = Double(t) }
+        if let s = a.spec.seed { body["seed"] = s }
+        return (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
+    }
+
+    public func run(_ a: Assignment, progress: @escaping @Sendable (JobProgress) async -> Void) async -> AttemptResult {
+        let startedAt = WallClock.now()
+        let timeoutMs = a.spec.timeoutMs > 0 ? Int64(a.spec.timeoutMs) : config.timeoutMs
+        var request = HTTPClientRequest(url: config.url + "/v1/completions")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        request.body = .bytes(ByteBuffer(bytes: Self.requestBody(a)))
+
+        var stream = CompletionStream(ref: a.ref, maxOutputBytes: maxOutputBytes)
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(timeoutMs))
+            guard response.status == .ok else {
+                let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
+                return .failure(a, engine: config.name, startedAt: startedAt, error: "POST /v1/completions returned HTTP \(response.status.code): \(body.prefix(300))")
+            }
+            for try await chunk in response.body {
+                for p in try stream.feed(chunk.readableBytesView, now: WallClock.now()) { await progress(p) }
+                if stream.done { break }
+            }
+        } catch {
+            if Task.isCancelled {
+                var r = AttemptResult.failure(a, engine: config.name, startedAt: startedAt, error: "cancelled", cancelled: true)
+                r.output = stream.output.text
+                r.usage = stream.usage
+                return r
+            }
+            return .failure(a, engine: config.name, startedAt: startedAt, error: "streaming from \(config.url) failed: \(error)")
+        }
+        if let e = stream.serverError {
+            return .failure(a, engine: config.name, startedAt: startedAt, error: "the engine reported: \(e)")
+        }
+        guard stream.done || stream.finishReason != nil else {
+            return .failure(a, engine: config.name, startedAt: startedAt, error: "the stream from \(config.url) ended before [DONE]")
+        }
+        return AttemptResult(
+            ref: a.ref, outcome: .succeeded, output: stream.output.text, usage: stream.usage, engine: config.name,
+            startedAt: startedAt, firstTokenAt: stream.firstTokenAt, finishedAt: WallClock.now(), outputTruncated: stream.output.truncated)
+    }
+}
+
+/// The state of one streamed completion: text so far, usage, first-token time.
+struct CompletionStream {
+    var parser = SSEParser()
+    var throttle: ProgressThrottle
+    var output: OutputBuffer
+    var reportedUsage: Usage?
+    var chunks = 0
+    var done = false
+    var finishReason: String?
+    var serverError: String?
+
+    init(ref: AttemptRef, maxOutputBytes: Int) {
+        self.throttle = ProgressThrottle(ref: ref)
+        self.output = OutputBuffer(limit: maxOutputBytes)
+    }
+
+    var firstTokenAt: Timestamp? { throttle.firstTokenAt }
+
+    /// The server's usage, or streamed chunks counted (one token each) and marked estimated.
+    var usage: Usage { reportedUsage ?? Usage(promptTokens: 0, completionTokens: chunks, estimated: true) }
+
+    /// Feeds raw bytes; returns progress messages that became due.
+    mutating func feed<Bytes: Sequence>(_ bytes: Bytes, now: Timestamp) throws -> [JobProgress] where Bytes.Element == UInt8 {
+        var out: [JobProgress] = []
+        for event in try parser.feed(bytes) {
+            if event == "[DONE]" {
+                done = true
+                break
+            }
+            guard let data = event.data(using: .utf8),
+                let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            else { continue }
+            if let error = object["error"] {
+                serverError = ((error as? [String: Any])?["message"] as? String) ?? "\(error)"
+                continue
+            }
+            if let choices = object["choices"] as? [[String: Any]], let first = choices.first {
+                if let text = first["text"] as? String, !text.isEmpty {
+                    chunks += 1
+                    output.append(text)
+                    if let p = throttle.add(text, tokens: 1, now: now) { out.append(p) }
+                }
+                if let reason = first["finish_reason"] as? String { finishReason = reason }
+            }
+            if let u = object["usage"] as? [String: Any] {
+                reportedUsage = Usage(
+                    promptTokens: (u["prompt_tokens"] as? NSNumber)?.intValue ?? 0,
+                    completionTokens: (u["completion_tokens"] as? NSNumber)?.intValue ?? 0, estimated: false)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,106 @@
+public import GantryModel
+
+/// `gantryd.toml`. Defaults are the documented ones (README, INTERFACE).
+public struct CoordinatorConfig: Hashable, Sendable {
+    public var listen = HostPort(host: "127.0.0.1", port: 7420)
+    public var http = HostPort(host: "127.0.0.1", port: 7421)
+    public var stateDir = "/var/lib/gantry"
+    public var maxFrameBytes = 4 * 1024 * 1024
+
+    public var joinTokenFile = "/etc/gantry/join.token"
+    public var adminTokenFile = "/etc/gantry/admin.token"
+    /// Optional: a token for dashboards and monitoring (list, get, watch, report).
+    public var readonlyTokenFile: String?
+
+    public var heartbeatIntervalMs: Int64 = 1000
+    public var ttlMs: Int64 = 10_000
+    public var handshakeTimeoutMs: Int64 = 5000
+
+    public var maxAttempts = 3
+    public var maxQueued = 1_000_000
+    public var maxOutputBytes = 1_048_576
+    public var maxPromptBytes = 1_048_576
+    public var defaultMaxTokens = 256
+    public var maxTokensLimit = 131_072
+    public var maxJobsPerSubmit = 10_000
+    public var retentionMs: Int64 = 7 * 86_400_000
+    public var assignTimeoutMs: Int64 = 10_000
+
+    public var weightLeastLoaded = 1.0
+    public var weightBinPack = 0.0
+    public var weightCost = 0.0
+
+    public var logLevel = "info"
+
+    public init() {}
+
+    public static let defaultPath = "/etc/gantry/gantryd.toml"
+
+    /// Parses a config file's text. `file` names it in errors.
+    public init(toml text: String, file: String) throws(ConfigError) {
+        self.init()
+        let root: TOMLTable
+        do {
+            root = try TOML.parse(text)
+        } catch {
+            throw ConfigError("\(file): \(error)")
+        }
+        var top = TableReader(root, file: file)
+
+        if var t = try top.table("server") {
+            listen = try t.hostPort("listen") ?? listen
+            http = try t.hostPort("http") ?? http
+            stateDir = try t.string("state_dir") ?? stateDir
+            maxFrameBytes = try t.int("max_frame_bytes", in: 1024...(256 * 1024 * 1024)) ?? maxFrameBytes
+            try t.rejectUnknownKeys(known: ["listen", "http", "state_dir", "max_frame_bytes"])
+        }
+        if var t = try top.table("auth") {
+            joinTokenFile = try t.string("join_token_file") ?? joinTokenFile
+            adminTokenFile = try t.string("admin_token_file") ?? adminTokenFile
+            readonlyTokenFile = try t.string("readonly_token_file") ?? readonlyTokenFile
+            try t.rejectUnknownKeys(known: ["join_token_file", "admin_token_file", "readonly_token_file"])
+        }
+        if var t = try top.table("heartbeat") {
+            heartbeatIntervalMs = try t.integer("interval_ms", in: 50...600_000) ?? heartbeatIntervalMs
+            ttlMs = try t.integer("ttl_ms", in: 100...3_600_000) ?? ttlMs
+            handshakeTimeoutMs = try t.integer("handshake_timeout_ms", in: 100...600_000) ?? handshakeTimeoutMs
+            try t.rejectUnknownKeys(known: ["interval_ms", "ttl_ms", "handshake_timeout_ms"])
+            if ttlMs <= heartbeatIntervalMs {
+                throw t.fail("ttl_ms", "ttl_ms (\(ttlMs)) must be longer than interval_ms (\(heartbeatIntervalMs))")
+            }
+        }
+        if var t = try top.table("jobs") {
+            maxAttempts = try t.int("max_attempts", in: 1...100) ?? maxAttempts
+            maxQueued = try t.int("max_queued", in: 1...100_000_000) ?? maxQueued
+            maxOutputBytes = try t.int("max_output_bytes", in: 0...(64 * 1024 * 1024)) ?? maxOutputBytes
+            maxPromptBytes = try t.int("max_prompt_bytes", in: 1...(64 * 1024 * 1024)) ?? maxPromptBytes
+            defaultMaxTokens = try t.int("default_max_tokens", in: 1...1_000_000) ?? defaultMaxTokens
+            maxTokensLimit = try t.int("max_tokens_limit", in: 1...10_000_000) ?? maxTokensLimit
+            maxJobsPerSubmit = try t.int("max_jobs_per_submit", in: 1...1_000_000) ?? maxJobsPerSubmit
+            retentionMs = try t.durationMillis("retention") ?? retentionMs
+            assignTimeoutMs = try t.durationMillis("assign_timeout") ?? assignTimeoutMs
+            try t.rejectUnknownKeys(known: [
+                "max_attempts", "max_queued", "max_output_bytes", "max_prompt_bytes", "default_max_tokens",
+                "max_tokens_limit", "max_jobs_per_submit", "retention", "assign_timeout",
+            ])
+        }
+        if var t = try top.table("placement") {
+            weightLeastLoaded = try t.number("least_loaded", in: 0...1000) ?? weightLeastLoaded
+            weightBinPack = try t.number("bin_pack", in: 0...1000) ?? weightBinPack
+            weightCost = try t.number("cost", in: 0...1000) ?? weightCost
+            try t.rejectUnknownKeys(known: ["least_loaded", "bin_pack", "cost"])
+        }
+        if var t = try top.table("log") {
+            logLevel = try t.string("level") ?? logLevel
+            try t.rejectUnknownKeys(known: ["level"])
+            guard LogLevelName.valid.contains(logLevel) else {
+                throw t.fail("level", "'\(logLevel)' is not a log level (\(LogLevelName.valid.joined(separator: ", ")))")
+            }
+        }
+        try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "log"])
+    }
+}
+
+public enum LogLevelName {
+    public static let valid = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+}

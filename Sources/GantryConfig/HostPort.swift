@@ -1,0 +1,34 @@
+/// A `host:port` listen or connect address (`[::1]:7420` for IPv6).
+public struct HostPort: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init(parsing text: String) throws(ConfigError) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw ConfigError("'\(text)' is not HOST:PORT (missing ']')") }
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw ConfigError("'\(text)' is not HOST:PORT (no port)") }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw ConfigError("'\(text)' is not HOST:PORT (no port)") }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else { throw ConfigError("'\(text)' is not HOST:PORT (empty host)") }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigError("'\(text)' is not HOST:PORT (port must be 0-65535)")
+        }
+        self.host = String(host)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,154 @@
+public import GantryConfig
+public import GantryModel
+public import GantryWire
+import GantryNet
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A control connection to gantryd: authenticated as admin or read-only, requests
+/// multiplexed by request id, watches streamed.
+public final class ControlClient: Sendable {
+    private enum Waiter {
+        case response(CheckedContinuation<AdminResponse, any Error>)
+        case events(AsyncThrowingStream<JobEvent, any Error>.Continuation)
+    }
+
+    private struct State {
+        var nextID: UInt64 = 1
+        var waiters: [UInt64: Waiter] = [:]
+        var failure: (any Error)?
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let outbox: Outbox
+    public let welcome: Welcome
+
+    private init(outbox: Outbox, welcome: Welcome) {
+        self.outbox = outbox
+        self.welcome = welcome
+    }
+
+    /// Connects, authenticates, runs `body`, then closes the connection.
+    public static func withConnection<R: Sendable>(
+        to address: HostPort, token: Secret?, timeoutMs: Int64 = 5000, _ body: @escaping @Sendable (ControlClient) async throws -> R
+    ) async throws -> R {
+        let handshake = ClientHandshake(role: .admin, token: token, software: "gantryctl/\(GantryVersion.current)")
+        let connection = try await GantryClient.connect(host: address.host, port: address.port, handshake: handshake, timeout: .milliseconds(timeoutMs))
+        let channel = connection.channel
+        return try await connection.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            let welcome = try await GantryClient.awaitWelcome(&iterator)
+            let outbox = Outbox()
+            let client = ControlClient(outbox: outbox, welcome: welcome)
+            // The reader runs here (the iterator cannot leave this task); `body` runs in a
+            // child task and closes the connection when it is done, which ends the reader.
+            return try await withThrowingTaskGroup(of: R?.self) { group in
+                group.addTask {
+                    await writeLoop(outbox: outbox, outbound: outbound, channel: channel)
+                    return nil
+                }
+                group.addTask {
+                    defer { outbox.close(with: WireEnvelope(.goodbye("done"))) }
+                    return try await body(client)
+                }
+                do {
+                    while let item = try await iterator.next() {
+                        guard case .frame(let frame) = item else { continue }
+                        client.dispatch(try WireEnvelope(frame: frame))
+                    }
+                    client.fail(GantryError(.unavailable, "gantryd closed the connection"))
+                } catch {
+                    client.fail(error)
+                }
+                outbox.finish()
+                var result: R?
+                while let r = try await group.next() {
+                    if let r { result = r }
+                }
+                guard let result else { throw GantryError(.unavailable, "gantryd closed the connection") }
+                return result
+            }
+        }
+    }
+
+    /// Sends a request and waits for its answer; an Error frame is thrown as `GantryError`.
+    public func request(_ request: AdminRequest) async throws -> AdminResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            let id: UInt64? = state.withLockedValue { s in
+                if s.failure != nil { return nil }
+                let id = s.nextID
+                s.nextID += 1
+                s.waiters[id] = .response(continuation)
+                return id
+            }
+            guard let id else {
+                let failure: (any Error)? = state.withLockedValue { $0.failure }
+                continuation.resume(throwing: failure ?? GantryError(.unavailable, "connection closed"))
+                return
+            }
+            outbox.send(WireEnvelope(.adminRequest(request), requestID: id))
+        }
+    }
+
+    /// Streams a job's changes until its final event.
+    public func watch(_ job: JobID) -> AsyncThrowingStream<JobEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<JobEvent, any Error>.makeStream()
+        let id: UInt64? = state.withLockedValue { s in
+            if s.failure != nil { return nil }
+            let id = s.nextID
+            s.nextID += 1
+            s.waiters[id] = .events(continuation)
+            return id
+        }
+        if let id {
+            outbox.send(WireEnvelope(.adminRequest(.watchJob(job)), requestID: id))
+        } else {
+            let failure: (any Error)? = state.withLockedValue { $0.failure }
+            continuation.finish(throwing: failure ?? GantryError(.unavailable, "connection closed"))
+        }
+        return stream
+    }
+
+    private func dispatch(_ envelope: WireEnvelope) {
+        if envelope.requestID == 0 {
+            if case .error(let e, true) = envelope.message { fail(e) }
+            if case .goodbye(let reason) = envelope.message { fail(GantryError(.unavailable, "gantryd closed the connection: \(reason)")) }
+            return
+        }
+        let waiter: Waiter? = state.withLockedValue { s in
+            guard let w = s.waiters[envelope.requestID] else { return nil }
+            switch (w, envelope.message) {
+            case (.events, .jobEvent(let e)) where !e.final:
+                break
+            default:
+                s.waiters[envelope.requestID] = nil
+            }
+            return w
+        }
+        switch (waiter, envelope.message) {
+        case (.response(let c)?, .adminResponse(let r)): c.resume(returning: r)
+        case (.response(let c)?, .error(let e, _)): c.resume(throwing: e)
+        case (.response(let c)?, let other): c.resume(throwing: GantryError(.unexpectedMessage, "gantryd answered with \(other.kind)"))
+        case (.events(let c)?, .jobEvent(let e)):
+            c.yield(e)
+            if e.final { c.finish() }
+        case (.events(let c)?, .error(let e, _)): c.finish(throwing: e)
+        case (.events(let c)?, let other): c.finish(throwing: GantryError(.unexpectedMessage, "gantryd answered with \(other.kind)"))
+        case (nil, _): break
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        let waiters: [Waiter] = state.withLockedValue { s in
+            if s.failure == nil { s.failure = error }
+            defer { s.waiters = [:] }
+            return Array(s.waiters.values)
+        }
+        for w in waiters {
+            switch w {
+            case .response(let c): c.resume(throwing: error)
+            case .events(let c): c.finish(throwing: error)
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+public import GantryModel
+
+/// The JSON shapes of `--output json`, as INTERFACE.md documents them.
+extension NodeInfo {
+    public var json: JSONValue {
+        .object([
+            ("id", .string(id.rawValue)),
+            ("state", .string(state.rawValue)),
+            ("labels", .object(labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("cpus", .int(Int64(inventory.cpus))),
+            ("cpu_model", .string(inventory.cpuModel)),
+            ("memory_bytes", .int(Int64(clamping: inventory.memoryBytes))),
+            ("gpus", .array(inventory.gpus.map { g in
+                .object([
+                    ("index", .int(Int64(g.index))), ("uuid", .string(g.uuid)), ("name", .string(g.name)),
+                    ("memory_bytes", .int(Int64(clamping: g.memoryBytes))), ("mig_enabled", .bool(g.migEnabled)),
+                ])
+            })),
+            ("gpu_source", .string(inventory.gpuSource.rawValue)),
+            ("engines", .array(engines.map { e in
+                .object([
+                    ("name", .string(e.name)), ("kind", .string(e.kind.rawValue)), ("models", .array(e.models.map { .string($0) })),
+                    ("slots", .int(Int64(e.slots))), ("slots_used", .int(Int64(e.slotsUsed))), ("healthy", .bool(e.healthy)),
+                    ("health_detail", .string(e.healthDetail)),
+                ])
+            })),
+            ("cost_usd_per_hour", .dollars(costMicroUSDPerHour)),
+            ("last_heartbeat", .time(lastHeartbeat)),
+            ("connected_at", .time(connectedAt)),
+            ("address", .string(address)),
+            ("cordoned", .bool(cordoned)),
+            ("draining", .bool(draining)),
+            ("running_attempts", .int(Int64(runningAttempts))),
+            ("hostname", .string(inventory.hostname)),
+        ])
+    }
+}
+
+extension Job {
+    public var json: JSONValue {
+        .object([
+            ("id", .string(id.description)),
+            ("state", .string(state.rawValue)),
+            ("model", .string(spec.model)),
+            ("tenant", .string(spec.tenant)),
+            ("priority", .int(Int64(spec.priority))),
+            ("node", .optional(node?.rawValue)),
+            ("attempts", .int(Int64(attempts.count))),
+            ("max_tokens", .int(Int64(spec.maxTokens))),
+            ("prompt_tokens", .int(Int64(usage.promptTokens))),
+            ("completion_tokens", .int(Int64(usage.completionTokens))),
+            ("tokens_estimated", .bool(usage.estimated)),
+            ("output", .string(output)),
+            ("simulated", .bool(simulated)),
+            ("cost_usd", receipt.map { .dollars($0.totalMicroUSD) } ?? .null),
+            ("energy_joules", receipt.map { .double(Double($0.energyMillijoules) / 1000) } ?? .null),
+            ("energy_measured", receipt.map { .bool($0.energyMeasured) } ?? .null),
+            ("submitted_at", .time(submittedAt)),
+            ("started_at", .time(startedAt)),
+            ("first_token_at", .time(firstTokenAt)),
+            ("finished_at", .time(finishedAt)),
+            ("error", .optional(error)),
+            ("constraints", .object(spec.constraints.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("attempt_history", .array(attempts.map { a in
+                .object([
+                    ("attempt", .int(Int64(a.number))), ("node", .string(a.node.rawValue)), ("engine", .string(a.engine)),
+                    ("state", .string(a.state.rawValue)), ("error", .optional(a.error)), ("assigned_at", .time(a.assignedAt)),
+                    ("started_at", .time(a.startedAt)), ("finished_at", .time(a.finishedAt)),
+                ])
+            })),
+        ])
+    }
+}
+
+extension ClusterStatus {
+    public var json: JSONValue {
+        .object([
+            ("version", .string(software)),
+            ("started_at", .time(startedAt)),
+            ("nodes", .object(NodeState.allCases.map { ($0.rawValue, .int(Int64(nodes[$0] ?? 0))) })),
+            ("jobs", .object(JobState.allCases.map { ($0.rawValue, .int(Int64(jobs[$0] ?? 0))) })),
+            ("queue_depth", .int(Int64(queueDepth))),
+            ("slots_total", .int(Int64(slotsTotal))),
+            ("slots_used", .int(Int64(slotsUsed))),
+            ("tokens_per_second", .double(tokensPerSecond)),
+        ])
+    }
+}
+
+extension NodeVerdict {
+    public var json: JSONValue {
+        .object([
+            ("node", .string(node.rawValue)),
+            ("feasible", .bool(feasible)),
+            ("filter", .optional(rejection?.filter)),
+            ("reason", .optional(rejection?.reason)),
+            ("engine", engine.isEmpty ? .null : .string(engine)),
+            ("scores", .object(scores.sorted { $0.key < $1.key }.map { ($0.key, .double(($0.value * 100).rounded() / 100)) })),
+            ("total", feasible ? .double((total * 100).rounded() / 100) : .null),
+        ])
+    }
+}
+
+extension Explanation {
+    public var json: JSONValue {
+        .object([
+            ("job", .string(job.description)),
+            ("state", .string(jobState.rawValue)),
+            ("evaluated_at", .time(evaluatedAt)),
+            ("weights", .object(weights.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+            ("would_choose", .optional(wouldChoose?.rawValue)),
+            ("verdicts", .array(verdicts.map(\.json))),
+            ("placed_on", .optional(placedOn?.rawValue)),
+            ("placed_at", .time(placedAt)),
+            ("placed_candidates", .array(placedCandidates.map(\.json))),
+        ])
+    }
+}

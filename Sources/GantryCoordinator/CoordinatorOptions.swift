@@ -1,0 +1,58 @@
+public import GantryConfig
+public import GantryCore
+import GantryModel
+public import GantryWire
+import GantryPlacement
+
+/// Everything the coordinator shell needs at start-up, resolved from config and flags.
+public struct CoordinatorOptions: Sendable {
+    public var listen: HostPort
+    public var http: HostPort
+    public var maxFrameBytes: Int
+    public var handshakeTimeoutMs: Int64
+    public var settings: CoordinatorSettings
+    public var credentials: Credentials
+    public var serverID: String
+
+    public init(
+        listen: HostPort, http: HostPort, maxFrameBytes: Int = defaultMaxFrameBytes, handshakeTimeoutMs: Int64 = 5000,
+        settings: CoordinatorSettings = CoordinatorSettings(), credentials: Credentials, serverID: String = "gantryd"
+    ) {
+        self.listen = listen
+        self.http = http
+        self.maxFrameBytes = maxFrameBytes
+        self.handshakeTimeoutMs = handshakeTimeoutMs
+        self.settings = settings
+        self.credentials = credentials
+        self.serverID = serverID
+    }
+
+    /// Builds options from a parsed config, reading the token files.
+    public init(config: CoordinatorConfig, software: String) throws(ConfigError) {
+        func secret(_ path: String, _ purpose: String) throws(ConfigError) -> Secret {
+            let text = try ConfigFile.readToken(path, purpose: purpose)
+            guard let s = Secret(text) else { throw ConfigError("\(purpose) file \(path) is empty") }
+            return s
+        }
+        let join = try secret(config.joinTokenFile, "join token")
+        let admin = try secret(config.adminTokenFile, "admin token")
+        let readOnly = try config.readonlyTokenFile.map { (p) throws(ConfigError) in try secret(p, "read-only token") }
+        var settings = CoordinatorSettings()
+        settings.heartbeatIntervalMs = config.heartbeatIntervalMs
+        settings.ttlMs = config.ttlMs
+        settings.assignTimeoutMs = config.assignTimeoutMs
+        settings.maxAttempts = config.maxAttempts
+        settings.maxQueued = config.maxQueued
+        settings.maxOutputBytes = config.maxOutputBytes
+        settings.maxPromptBytes = config.maxPromptBytes
+        settings.defaultMaxTokens = config.defaultMaxTokens
+        settings.maxMaxTokens = config.maxTokensLimit
+        settings.maxJobsPerSubmit = config.maxJobsPerSubmit
+        settings.weights = ScoringWeights(leastLoaded: config.weightLeastLoaded, binPack: config.weightBinPack, cost: config.weightCost)
+        settings.software = software
+        self.init(
+            listen: config.listen, http: config.http, maxFrameBytes: config.maxFrameBytes,
+            handshakeTimeoutMs: config.handshakeTimeoutMs, settings: settings,
+            credentials: Credentials(join: join, admin: admin, readOnly: readOnly), serverID: software)
+    }
+}

@@ -1,0 +1,135 @@
+public import GantryNet
+public import NIOCore
+import GantryModel
+import GantryWire
+import Logging
+public import NIOPosix
+public import ServiceLifecycle
+
+/// The one TCP listener for agents and control clients; the role comes from Hello.
+///
+/// One connection is one `NIOAsyncChannel` in `executeThenClose`, inside a discarding
+/// task group; the per-connection function does not throw, so one bad peer never takes
+/// the listener down (swift-nio's NIOTCPEchoServer shape).
+public struct ProtocolListener: Service {
+    let coordinator: Coordinator
+    let group: any EventLoopGroup
+    /// Where the listener bound (port 0 picks a free port).
+    public let address = OneShot<SocketAddress>()
+    /// An already-bound listening socket from systemd, if any.
+    let inheritedDescriptor: CInt?
+
+    public init(coordinator: Coordinator, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, inheritedDescriptor: CInt? = nil) {
+        self.coordinator = coordinator
+        self.group = group
+        self.inheritedDescriptor = inheritedDescriptor
+    }
+
+    public func run() async throws {
+        let options = coordinator.options
+        let logger = coordinator.logger
+        let coordinator = self.coordinator
+        let configuration = ServerConnectionHandler.Configuration(
+            credentials: { coordinator.credentials },
+            serverID: options.serverID,
+            handshakeTimeout: .milliseconds(options.handshakeTimeoutMs),
+            onHandshakeFailure: { peer, error in
+                logger.warning("handshake failed", metadata: ["peer.address": "\(peer)", "error.code": "\(error.code.name)", "error": "\(error.message)"])
+            })
+        let maxFrameBytes = options.maxFrameBytes
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ServerInbound, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: maxFrameBytes)
+                try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(configuration: configuration))
+                return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+            }
+        }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        let server: NIOAsyncChannel<NIOAsyncChannel<ServerInbound, ByteBuffer>, Never>
+        do {
+            if let fd = inheritedDescriptor {
+                server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
+            } else {
+                server = try await bootstrap.bind(host: options.listen.host, port: options.listen.port, childChannelInitializer: initializer)
+            }
+        } catch {
+            let failure = ListenError(what: "protocol listener", address: "\(options.listen)", underlying: error)
+            address.fail(failure)
+            throw failure
+        }
+        if let bound = server.channel.localAddress { address.succeed(bound) }
+        logger.info("protocol listener ready", metadata: ["listen": "\(server.channel.localAddress.map(describeAddress) ?? "?")"])
+
+        await withDiscardingTaskGroup { group in
+            do {
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound.cancelOnGracefulShutdown() {
+                        group.addTask { await Self.serve(connection, coordinator: coordinator, logger: logger) }
+                    }
+                }
+            } catch {
+                logger.error("protocol listener failed", metadata: ["error": "\(error)"])
+            }
+            // Stop accepting; tell connected peers we are going away.
+            await coordinator.shutdownSessions(reason: "gantryd is shutting down")
+        }
+    }
+
+    /// Serves one connection until either side closes it. Never throws.
+    static func serve(_ connection: NIOAsyncChannel<ServerInbound, ByteBuffer>, coordinator: Coordinator, logger: Logger) async {
+        let channel = connection.channel
+        let peerAddress = channel.remoteAddress.map(describeAddress) ?? "unknown"
+        let outbox = Outbox()
+        var session: SessionID?
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await writeLoop(outbox: outbox, outbound: outbound, channel: channel) }
+                    do {
+                        for try await item in inbound {
+                            switch item {
+                            case .established(let peer):
+                                session = await coordinator.open(peer: peer, address: peerAddress, outbox: outbox)
+                            case .frame(let frame):
+                                guard let id = session else { continue }
+                                let envelope: WireEnvelope
+                                do throws(GantryError) {
+                                    envelope = try WireEnvelope(frame: frame)
+                                } catch {
+                                    // An envelope this version cannot read is refused but
+                                    // the connection stays up (forward compatibility); a
+                                    // frame that is not protobuf at all ends it.
+                                    let fatal = error.code != .unexpectedMessage
+                                    if fatal {
+                                        outbox.close(with: WireEnvelope(.error(error, fatal: true)))
+                                    } else {
+                                        outbox.send(WireEnvelope(.error(error, fatal: false)))
+                                    }
+                                    continue
+                                }
+                                await coordinator.received(envelope, from: id)
+                            }
+                        }
+                    } catch {
+                        logger.debug("connection ended with an error", metadata: ["peer.address": "\(peerAddress)", "error": "\(error)"])
+                    }
+                    outbox.finish()
+                }
+            }
+        } catch {
+            logger.debug("connection closed with an error", metadata: ["peer.address": "\(peerAddress)", "error": "\(error)"])
+        }
+        outbox.finish()
+        if let id = session { await coordinator.closed(id) }
+    }
+}
+
+public struct ListenError: Error, CustomStringConvertible {
+    public var what: String
+    public var address: String
+    public var underlying: any Error
+    public var description: String { "cannot start the \(what) on \(address): \(underlying)" }
+}

@@ -1,0 +1,211 @@
+public import GantryModel
+
+/// What the agent core asks its shell to do, in order.
+public enum AgentDirective: Hashable, Sendable {
+    /// Send to the coordinator (dropped while disconnected; the core re-sends what matters
+    /// on reconnect).
+    case send(AgentMessage)
+    /// Run an attempt on its engine.
+    case start(Assignment)
+    /// Stop a running attempt; the engine then finishes it as cancelled.
+    case stop(AttemptRef, reason: String)
+    /// Write a result to the spool (fsync) — always before the `.send` that follows it.
+    case spool(AttemptResult)
+    /// The coordinator has the result durably: drop it from the spool.
+    case unspool(AttemptRef)
+}
+
+/// The agent's brain: which attempts run where, what the coordinator has acknowledged,
+/// and what to tell it on every (re)connect. Pure: the shell supplies time and host
+/// readings and carries out the directives.
+public struct AgentCore: Sendable {
+    public struct EngineSlot: Hashable, Sendable {
+        public var spec: EngineStatus
+        public var running: Int = 0
+
+        public init(spec: EngineStatus) { self.spec = spec }
+    }
+
+    struct Running: Hashable, Sendable {
+        var assignment: Assignment
+        var cancelRequested: Bool
+    }
+
+    public let nodeID: NodeID
+    public var labels: Labels
+    public var inventory: Inventory
+    public var cost: CostProfile
+    public let software: String
+    public private(set) var engines: [EngineSlot]
+    var running: [AttemptRef: Running] = [:]
+    /// Results written to the spool and not yet acknowledged.
+    public private(set) var spooled: [AttemptRef: AttemptResult] = [:]
+    public private(set) var connected = false
+    public private(set) var heartbeatIntervalMs: Int64 = 1000
+    var lastHeartbeat: Timestamp = .zero
+    var heartbeatSeq: UInt64 = 0
+
+    public init(nodeID: NodeID, labels: Labels, inventory: Inventory, cost: CostProfile, engines: [EngineStatus], software: String) {
+        self.nodeID = nodeID
+        self.labels = labels
+        self.inventory = inventory
+        self.cost = cost
+        self.engines = engines.map(EngineSlot.init)
+        self.software = software
+    }
+
+    public var runningCount: Int { running.count }
+    public func isRunning(_ ref: AttemptRef) -> Bool { running[ref] != nil }
+
+    /// Results found in the spool at start-up: they are re-sent on every connect until acked.
+    public mutating func restore(spooled results: [AttemptResult]) {
+        for r in results { spooled[r.ref] = r }
+    }
+
+    /// Engines as reported: live slot use and health.
+    public var engineStatuses: [EngineStatus] {
+        engines.map {
+            var s = $0.spec
+            s.slotsUsed = $0.running
+            return s
+        }
+    }
+
+    // MARK: connection
+
+    /// The handshake succeeded: register (with what is running and what is spooled), then
+    /// re-send every unacknowledged result.
+    public mutating func connected(heartbeatIntervalMs: Int64, now: Timestamp) -> [AgentDirective] {
+        connected = true
+        self.heartbeatIntervalMs = max(50, heartbeatIntervalMs)
+        lastHeartbeat = now
+        let registration = Registration(
+            nodeID: nodeID, labels: labels, inventory: inventory, engines: engineStatuses, cost: cost,
+            running: running.keys.sorted(by: refOrder), spooled: spooled.keys.sorted(by: refOrder), software: software)
+        var out: [AgentDirective] = [.send(.register(registration))]
+        for ref in spooled.keys.sorted(by: refOrder) { out.append(.send(.result(spooled[ref]!))) }
+        return out
+    }
+
+    public mutating func disconnected() {
+        connected = false
+    }
+
+    // MARK: heartbeats
+
+    public func heartbeatDue(now: Timestamp) -> Bool {
+        connected && now - lastHeartbeat >= heartbeatIntervalMs
+    }
+
+    public mutating func heartbeat(stats: HostStats, now: Timestamp) -> [AgentDirective] {
+        guard connected else { return [] }
+        lastHeartbeat = now
+        heartbeatSeq += 1
+        return [.send(.heartbeat(Heartbeat(seq: heartbeatSeq, sentAt: now, engines: engineStatuses, stats: stats)))]
+    }
+
+    // MARK: coordinator messages
+
+    public mutating func received(_ message: CoordinatorMessage, now: Timestamp) -> [AgentDirective] {
+        switch message {
+        case .registered(let r):
+            return r.cancel.flatMap { stop($0, reason: "the coordinator no longer wants this attempt") }
+        case .assign(let a):
+            return assign(a)
+        case .cancel(let ref, let reason):
+            return stop(ref, reason: reason)
+        case .ack(let ref):
+            guard spooled.removeValue(forKey: ref) != nil else { return [] }
+            return [.unspool(ref)]
+        }
+    }
+
+    mutating func assign(_ a: Assignment) -> [AgentDirective] {
+        if running[a.ref] != nil { return [.send(.accept(a.ref))] }
+        if let r = spooled[a.ref] { return [.send(.result(r))] }
+        guard let i = engines.firstIndex(where: { $0.spec.name == a.engine }) else {
+            return [.send(.reject(a.ref, reason: "no engine named '\(a.engine)' on node \(nodeID)"))]
+        }
+        let engine = engines[i]
+        guard engine.spec.serves(a.spec.model) else {
+            return [.send(.reject(a.ref, reason: "engine '\(a.engine)' does not serve model \(a.spec.model)"))]
+        }
+        guard engine.spec.healthy else {
+            return [.send(.reject(a.ref, reason: "engine '\(a.engine)' is unhealthy: \(engine.spec.healthDetail)"))]
+        }
+        guard engine.running < engine.spec.slots else {
+            return [.send(.reject(a.ref, reason: "engine '\(a.engine)' has no free slot (\(engine.running)/\(engine.spec.slots))"))]
+        }
+        engines[i].running += 1
+        running[a.ref] = Running(assignment: a, cancelRequested: false)
+        return [.send(.accept(a.ref)), .start(a)]
+    }
+
+    mutating func stop(_ ref: AttemptRef, reason: String) -> [AgentDirective] {
+        guard var r = running[ref], !r.cancelRequested else { return [] }
+        r.cancelRequested = true
+        running[ref] = r
+        return [.stop(ref, reason: reason)]
+    }
+
+    // MARK: engine events
+
+    /// Generated text since the last progress (the shell throttles to ≤ 10/s).
+    public func progress(_ p: JobProgress) -> [AgentDirective] {
+        guard connected, let r = running[p.ref], !r.cancelRequested else { return [] }
+        return [.send(.progress(p))]
+    }
+
+    /// An attempt ended: spool the result, then send it.
+    public mutating func finished(_ result: AttemptResult) -> [AgentDirective] {
+        guard let r = running.removeValue(forKey: result.ref) else { return [] }
+        if let i = engines.firstIndex(where: { $0.spec.name == r.assignment.engine }) { engines[i].running -= 1 }
+        var result = result
+        if r.cancelRequested && result.outcome == .failed { result.outcome = .cancelled }
+        spooled[result.ref] = result
+        var out: [AgentDirective] = [.spool(result)]
+        if connected { out.append(.send(.result(result))) }
+        return out
+    }
+
+    /// A health probe changed an engine's state. Returns true if it changed.
+    public mutating func setHealth(engine name: String, healthy: Bool, detail: String) -> Bool {
+        guard let i = engines.firstIndex(where: { $0.spec.name == name }) else { return false }
+        let changed = engines[i].spec.healthy != healthy
+        engines[i].spec.healthy = healthy
+        engines[i].spec.healthDetail = detail
+        return changed
+    }
+}
+
+private func refOrder(_ a: AttemptRef, _ b: AttemptRef) -> Bool {
+    a.job != b.job ? a.job < b.job : a.attempt < b.attempt
+}
+
+/// Reconnect delays: exponential from `baseMs` to `maxMs`, with jitter in [½, 1] of the
+/// step so a restarted coordinator is not hit by every agent at once.
+public struct Backoff: Sendable {
+    public let baseMs: Int64
+    public let maxMs: Int64
+    public private(set) var attempt = 0
+
+    public init(baseMs: Int64 = 200, maxMs: Int64 = 30_000) {
+        self.baseMs = baseMs
+        self.maxMs = maxMs
+    }
+
+    /// The next delay; `unit` is a random number in [0, 1).
+    public mutating func next(unit: Double) -> Int64 {
+        let step = min(Double(maxMs), Double(baseMs) * pow2(attempt))
+        attempt = min(attempt + 1, 62)
+        return Int64(step * (0.5 + 0.5 * min(max(unit, 0), 1)))
+    }
+
+    public mutating func reset() { attempt = 0 }
+
+    private func pow2(_ n: Int) -> Double {
+        var v = 1.0
+        for _ in 0..<min(n, 40) { v *= 2 }
+        return v
+    }
+}

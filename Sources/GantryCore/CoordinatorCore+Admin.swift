@@ -1,0 +1,178 @@
+public import GantryModel
+
+extension CoordinatorCore {
+    /// A control request. Permission was established by the handshake; the core checks
+    /// it against what the request needs.
+    public mutating func admin(
+        _ request: AdminRequest, requestID: UInt64, session: SessionID, permission: Permission, now: Timestamp
+    ) -> [CoordinatorDirective] {
+        guard permission >= request.requiredPermission else {
+            let e = GantryError(.permissionDenied, "this token is \(permission.rawValue); \(request.verb) needs an admin token")
+            return [.reply(session, requestID: requestID, .failure(e))]
+        }
+        let (result, extra) = handle(request, requestID: requestID, session: session, now: now)
+        guard let result else { return extra }
+        return [.reply(session, requestID: requestID, result)] + extra
+    }
+
+    private mutating func handle(
+        _ request: AdminRequest, requestID: UInt64, session: SessionID, now: Timestamp
+    ) -> (Result<AdminResponse, GantryError>?, [CoordinatorDirective]) {
+        switch request {
+        case .status:
+            return (.success(.status(status(now: now))), [])
+        case .listNodes:
+            return (.success(.nodes(nodes.keys.sorted().compactMap(nodeInfo))), [])
+        case .getNode(let id):
+            return (nodeInfo(id).map { .success(.node($0)) } ?? .failure(unknownNode(id)), [])
+        case .setNode(let id, let action):
+            let (r, d) = setNode(id, action, now: now)
+            return (r, d)
+        case .submit(let specs):
+            let (r, d) = submit(specs, now: now)
+            return (r, d)
+        case .listJobs(let filter):
+            return (.success(.jobs(listJobs(filter))), [])
+        case .getJob(let id):
+            return (jobs[id].map { .success(.job($0.job)) } ?? .failure(unknownJob(id)), [])
+        case .cancelJob(let id):
+            let (r, d) = cancel(id, now: now)
+            return (r, d)
+        case .watchJob(let id):
+            guard let job = jobs[id]?.job else { return (.failure(unknownJob(id)), []) }
+            let first = CoordinatorDirective.jobEvent(session, requestID: requestID, JobEvent(job: job, outputDelta: job.output, final: job.state.isTerminal))
+            if !job.state.isTerminal { watchers[id, default: []].append(Watcher(session: session, requestID: requestID)) }
+            return (nil, [first])
+        case .explainJob(let id):
+            return (explain(id, now: now), [])
+        case .report:
+            return (.failure(GantryError(.unavailable, "reports need the accounting store, which this coordinator does not have")), [])
+        }
+    }
+
+    public func status(now: Timestamp) -> ClusterStatus {
+        var nodeStates: [NodeState: Int] = [:]
+        var total = 0
+        var used = 0
+        for node in nodes.values {
+            nodeStates[node.state, default: 0] += 1
+            guard node.session != nil, !node.lost else { continue }
+            total += node.engines.reduce(0) { $0 + ($1.healthy ? $1.slots : 0) }
+            used += node.active.count
+        }
+        return ClusterStatus(
+            software: settings.software, startedAt: startedAt, nodes: nodeStates,
+            jobs: jobCounts.filter { $0.value > 0 }, queueDepth: queue.count,
+            tokensPerSecond: throughput.rate(now: now), slotsTotal: total, slotsUsed: used
+        )
+    }
+
+    /// Validates and queues a batch, all or nothing.
+    mutating func submit(_ specs: [JobSpec], now: Timestamp) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
+        guard !specs.isEmpty else { return (.failure(GantryError(.badRequest, "submit carries no jobs")), []) }
+        guard specs.count <= settings.maxJobsPerSubmit else {
+            return (.failure(GantryError(.limitExceeded, "submit carries \(specs.count) jobs; the limit per request is \(settings.maxJobsPerSubmit)")), [])
+        }
+        guard queue.count + specs.count <= settings.maxQueued else {
+            return (.failure(GantryError(.queueFull, "the queue holds \(queue.count) jobs and jobs.max_queued is \(settings.maxQueued); \(specs.count) more do not fit, retry later")), [])
+        }
+        var normalized: [JobSpec] = []
+        normalized.reserveCapacity(specs.count)
+        for (i, spec) in specs.enumerated() {
+            switch validate(spec) {
+            case .success(let s): normalized.append(s)
+            case .failure(let e):
+                let prefix = specs.count == 1 ? "" : "job \(i + 1) of \(specs.count): "
+                return (.failure(GantryError(e.code, prefix + e.message)), [])
+            }
+        }
+        var ids: [JobID] = []
+        ids.reserveCapacity(normalized.count)
+        for spec in normalized {
+            let id = idGenerator.next(now: now)
+            var record = JobRecord(Job(id: id, spec: spec, submittedAt: now))
+            record.job.state = .queued
+            jobCounts[.queued, default: 0] += 1
+            jobs[id] = record
+            queue.push(id, spec: spec)
+            ids.append(id)
+        }
+        return (.success(.submitted(ids)), schedule(now: now))
+    }
+
+    func validate(_ spec: JobSpec) -> Result<JobSpec, GantryError> {
+        var s = spec
+        guard !s.model.isEmpty else { return .failure(GantryError(.badRequest, "model is empty")) }
+        guard s.model.utf8.count <= 256 else { return .failure(GantryError(.badRequest, "model name is longer than 256 bytes")) }
+        guard s.prompt.utf8.count <= settings.maxPromptBytes else {
+            return .failure(GantryError(.limitExceeded, "prompt is \(s.prompt.utf8.count) bytes; the limit is \(settings.maxPromptBytes) (jobs.max_prompt_bytes)"))
+        }
+        if s.maxTokens == 0 { s.maxTokens = settings.defaultMaxTokens }
+        guard s.maxTokens > 0, s.maxTokens <= settings.maxMaxTokens else {
+            return .failure(GantryError(.limitExceeded, "max_tokens is \(s.maxTokens); it must be 1...\(settings.maxMaxTokens) (jobs.max_tokens_limit)"))
+        }
+        if s.tenant.isEmpty { s.tenant = JobSpec.defaultTenant }
+        guard s.tenant.utf8.count <= 128 else { return .failure(GantryError(.badRequest, "tenant is longer than 128 bytes")) }
+        for (k, v) in s.constraints where k.isEmpty || k.utf8.count > 128 || v.utf8.count > 256 {
+            return .failure(GantryError(.badRequest, "constraint \(k)=\(v) is not valid (the key must be 1...128 bytes, the value at most 256)"))
+        }
+        if let t = s.temperature, !(t.isFinite && t >= 0 && t <= 10) {
+            return .failure(GantryError(.badRequest, "temperature \(t) is out of range 0...10"))
+        }
+        return .success(s)
+    }
+
+    func listJobs(_ filter: JobFilter) -> [Job] {
+        let limit = filter.limit > 0 ? filter.limit : 100
+        var out: [Job] = []
+        for id in jobs.keys.sorted(by: >) {
+            let job = jobs[id]!.job
+            if let s = filter.state, job.state != s { continue }
+            if let t = filter.tenant, job.spec.tenant != t { continue }
+            if let n = filter.node, job.node != n { continue }
+            out.append(job)
+            if out.count >= limit { break }
+        }
+        return out
+    }
+
+    /// Cancels a queued job at once; a running one is cancelled for the user at once,
+    /// while its slot stays held until the agent confirms the engine stopped.
+    mutating func cancel(_ id: JobID, now: Timestamp) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
+        guard var record = jobs[id] else { return (.failure(unknownJob(id)), []) }
+        guard !record.job.state.isTerminal else {
+            return (.failure(GantryError(.conflict, "job \(id) is already \(record.job.state.rawValue)")), [])
+        }
+        var out: [CoordinatorDirective] = []
+        queue.remove(id)
+        if let attempt = record.job.currentAttempt, !attempt.state.isTerminal,
+            let session = nodes[attempt.node]?.session
+        {
+            out.append(.send(session, .cancel(AttemptRef(job: id, attempt: attempt.number), reason: "cancelled by an admin")))
+        }
+        record.job.error = "cancelled by an admin"
+        finish(&record, .cancelled, now: now)
+        jobs[id] = record
+        out += notifyWatchers(id)
+        out.append(.notice(.jobFinished(id, .cancelled, model: record.job.spec.model, tenant: record.job.spec.tenant, usage: record.job.usage)))
+        return (.success(.job(record.job)), out + schedule(now: now))
+    }
+}
+
+extension AdminRequest {
+    var verb: String {
+        switch self {
+        case .status: "status"
+        case .listNodes: "nodes ls"
+        case .getNode: "nodes get"
+        case .setNode(_, let a): "nodes \(a.rawValue)"
+        case .submit: "submit"
+        case .listJobs: "jobs ls"
+        case .getJob: "jobs get"
+        case .cancelJob: "jobs cancel"
+        case .watchJob: "jobs watch"
+        case .explainJob: "jobs explain"
+        case .report: "report"
+        }
+    }
+}

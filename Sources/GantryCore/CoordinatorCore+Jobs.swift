@@ -1,0 +1,259 @@
+public import GantryModel
+
+extension CoordinatorCore {
+    /// A message from a registered agent's session.
+    public mutating func agentMessage(_ message: AgentMessage, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        guard let id = sessionNodes[session] else {
+            if case .register = message {
+                return [.error(session, GantryError(.unexpectedMessage, "Register must be handled by agentRegistered"), fatal: true)]
+            }
+            return [.error(session, GantryError(.unexpectedMessage, "send Register before any other agent message"), fatal: true)]
+        }
+        switch message {
+        case .register:
+            return [.error(session, GantryError(.unexpectedMessage, "node \(id) is already registered on this session"), fatal: false)]
+        case .heartbeat(let hb):
+            return heartbeat(hb, from: id, now: now)
+        case .accept(let ref):
+            return accept(ref, from: id, session: session, now: now)
+        case .reject(let ref, let reason):
+            return reject(ref, reason: reason, from: id, session: session, now: now) + schedule(now: now)
+        case .progress(let p):
+            return progress(p, from: id, session: session, now: now)
+        case .result(let r):
+            return result(r, from: id, session: session, now: now) + schedule(now: now)
+        }
+    }
+
+    /// Whether `ref` is the current, unfinished attempt of its job, on node `id`.
+    func isCurrent(_ ref: AttemptRef, on id: NodeID) -> Bool {
+        guard let attempt = jobs[ref.job]?.job.currentAttempt else { return false }
+        return attempt.number == ref.attempt && attempt.node == id && !attempt.state.isTerminal
+    }
+
+    private func stale(_ ref: AttemptRef, from id: NodeID, session: SessionID, what: String) -> [CoordinatorDirective] {
+        let why: String
+        if let job = jobs[ref.job]?.job {
+            if let current = job.currentAttempt, current.number != ref.attempt {
+                why = "job \(ref.job) attempt \(ref.attempt) is superseded by attempt \(current.number)"
+            } else if job.state.isTerminal {
+                why = "job \(ref.job) is already \(job.state.rawValue)"
+            } else {
+                why = "job \(ref.job) attempt \(ref.attempt) is not running on node \(id)"
+            }
+        } else {
+            why = "job \(ref.job) is not known"
+        }
+        return [
+            .error(session, GantryError(.staleAttempt, "\(what) refused: \(why)"), fatal: false),
+            .notice(.staleMessage(ref, node: id, what: what)),
+        ]
+    }
+
+    mutating func accept(_ ref: AttemptRef, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        guard isCurrent(ref, on: id) else { return stale(ref, from: id, session: session, what: "accept") }
+        var record = jobs[ref.job]!
+        let i = record.job.attempts.count - 1
+        guard record.job.attempts[i].state == .assigned else { return [] }
+        record.job.attempts[i].state = .running
+        record.job.attempts[i].startedAt = now
+        if record.job.state != .cancelled { setState(&record, .running) }
+        if record.job.startedAt == nil { record.job.startedAt = now }
+        jobs[ref.job] = record
+        return notifyWatchers(ref.job)
+    }
+
+    mutating func reject(_ ref: AttemptRef, reason: String, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        guard isCurrent(ref, on: id) else { return stale(ref, from: id, session: session, what: "reject") }
+        return endAttempt(ref, as: .rejected, reason: "node \(id) refused it: \(reason)", now: now)
+    }
+
+    mutating func progress(_ p: JobProgress, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        guard isCurrent(p.ref, on: id) else { return stale(p.ref, from: id, session: session, what: "progress") }
+        var record = jobs[p.ref.job]!
+        let i = record.job.attempts.count - 1
+        if record.job.attempts[i].state == .assigned {
+            record.job.attempts[i].state = .running
+            record.job.attempts[i].startedAt = now
+            if record.job.state != .cancelled { setState(&record, .running) }
+            if record.job.startedAt == nil { record.job.startedAt = now }
+        }
+        let room = settings.maxOutputBytes - record.job.output.utf8.count
+        let delta = room <= 0 ? "" : truncateUTF8(p.outputDelta, to: room)
+        record.job.output += delta
+        record.job.usage.completionTokens = max(record.job.usage.completionTokens, p.completionTokens)
+        if record.job.firstTokenAt == nil, let t = p.firstTokenAt { record.job.firstTokenAt = t }
+        jobs[p.ref.job] = record
+        return notifyWatchers(p.ref.job, delta: delta)
+    }
+
+    /// An attempt's result. Applied at most once per (job, attempt); always acked, so the
+    /// agent can drop it from its spool, even when it is stale or a duplicate.
+    mutating func result(_ r: AttemptResult, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        let ack = CoordinatorDirective.send(session, .ack(r.ref))
+        guard let record = jobs[r.ref.job] else { return [ack] }
+        if let attempt = record.job.attempts.first(where: { $0.number == r.ref.attempt }), attempt.state.isTerminal,
+            attempt.node == id, attempt.state != .lost, attempt.state != .rejected
+        {
+            return [ack]  // a replay of a result already applied
+        }
+        guard isCurrent(r.ref, on: id) else { return stale(r.ref, from: id, session: session, what: "result") + [ack] }
+
+        var out: [CoordinatorDirective] = []
+        let state: AttemptState
+        switch r.outcome {
+        case .succeeded: state = .succeeded
+        case .cancelled: state = .cancelled
+        case .failed: state = .failed
+        }
+        var updated = record
+        let i = updated.job.attempts.count - 1
+        updated.job.attempts[i].startedAt = updated.job.attempts[i].startedAt ?? r.startedAt
+        updated.job.usage = r.usage
+        updated.job.simulated = r.simulated
+        if let t = r.firstTokenAt { updated.job.firstTokenAt = t }
+        if updated.job.startedAt == nil { updated.job.startedAt = r.startedAt }
+        if r.outcome == .succeeded || r.outcome == .cancelled {
+            updated.job.output = truncateUTF8(r.output, to: settings.maxOutputBytes)
+        }
+        jobs[r.ref.job] = updated
+        throughput.add(r.usage.completionTokens, now: now)
+
+        let reason: String? =
+            switch r.outcome {
+            case .succeeded: nil
+            case .failed: "engine error on \(id): \(r.error ?? "unknown")"
+            case .cancelled: record.job.state == .cancelled ? "cancelled" : "stopped by the agent on \(id): \(r.error ?? "no reason given")"
+            }
+        out += endAttempt(r.ref, as: state, reason: reason, now: now, finishedAt: r.finishedAt)
+        out.append(ack)
+        return out
+    }
+
+    /// Ends the current attempt of a job and frees its slot, then decides the job's fate:
+    /// success, a retry, or failure once `maxAttempts` failed or lost attempts are spent.
+    mutating func endAttempt(
+        _ ref: AttemptRef, as state: AttemptState, reason: String?, now: Timestamp, finishedAt: Timestamp? = nil
+    ) -> [CoordinatorDirective] {
+        guard var record = jobs[ref.job], let i = record.job.attempts.lastIndex(where: { $0.number == ref.attempt }) else { return [] }
+        let node = record.job.attempts[i].node
+        if nodes[node]?.active.removeValue(forKey: ref) != nil { capacityEpoch &+= 1 }
+        guard !record.job.attempts[i].state.isTerminal else { return [] }
+        record.job.attempts[i].state = state
+        record.job.attempts[i].error = reason
+        record.job.attempts[i].finishedAt = finishedAt ?? now
+        var out: [CoordinatorDirective] = [.notice(.attemptEnded(ref, node: node, state: state, reason: reason))]
+
+        if record.job.state == .cancelled {
+            // The user cancelled; this only frees the slot.
+            jobs[ref.job] = record
+            out += notifyWatchers(ref.job)
+            return out + drainedCheck(node)
+        }
+        switch state {
+        case .succeeded:
+            record.job.error = nil
+            finish(&record, .succeeded, now: finishedAt ?? now)
+        case .rejected:
+            record.job.attempts[i].error = reason
+            let assignments = record.job.attempts.count
+            if assignments >= maxAssignments {
+                record.job.error = "gave up after \(assignments) assignments were refused or lost; last: \(reason ?? "")"
+                finish(&record, .failed, now: now)
+            } else {
+                requeue(&record)
+            }
+        case .failed, .lost, .cancelled:
+            let spent = record.job.attempts.filter { [.failed, .lost, .cancelled].contains($0.state) }.count
+            if spent >= settings.maxAttempts {
+                record.job.error = "failed after \(spent) attempt(s); last: \(reason ?? state.rawValue)"
+                finish(&record, .failed, now: now)
+            } else {
+                requeue(&record)
+            }
+        case .assigned, .running:
+            break
+        }
+        jobs[ref.job] = record
+        out += notifyWatchers(ref.job)
+        if record.job.state.isTerminal {
+            out.append(.notice(.jobFinished(ref.job, record.job.state, model: record.job.spec.model, tenant: record.job.spec.tenant, usage: record.job.usage)))
+        }
+        return out + drainedCheck(node)
+    }
+
+    /// Assignments (accepted or not) a job may get before it fails: rejections do not
+    /// count against `maxAttempts`, but must not loop forever.
+    var maxAssignments: Int { settings.maxAttempts * 4 + 8 }
+
+    private mutating func requeue(_ record: inout JobRecord) {
+        record.job.output = ""
+        record.job.usage = Usage()
+        record.job.firstTokenAt = nil
+        setState(&record, .queued)
+        queue.push(record.job.id, spec: record.job.spec, retry: true)
+    }
+
+    mutating func finish(_ record: inout JobRecord, _ state: JobState, now: Timestamp) {
+        setState(&record, state)
+        record.job.finishedAt = now
+        finishedOrder.append(record.job.id)
+        pruneFinished()
+    }
+
+    mutating func setState(_ record: inout JobRecord, _ state: JobState) {
+        let old = record.job.state
+        guard old != state else { return }
+        jobCounts[old, default: 0] -= 1
+        jobCounts[state, default: 0] += 1
+        record.job.state = state
+    }
+
+    private mutating func pruneFinished() {
+        while finishedOrder.count > settings.finishedJobsInMemory, let id = finishedOrder.popFirst() {
+            if let record = jobs[id], record.job.state.isTerminal, watchers[id] == nil {
+                jobCounts[record.job.state, default: 0] -= 1
+                jobs[id] = nil
+            }
+        }
+    }
+
+    private func drainedCheck(_ id: NodeID) -> [CoordinatorDirective] {
+        guard let node = nodes[id], node.draining, node.active.isEmpty else { return [] }
+        return [.notice(.nodeStateChanged(id, .drained))]
+    }
+
+    /// Assignments not accepted within `assignTimeoutMs` are taken back: the slot is
+    /// forgotten, the agent is told to drop it, and the job is placed again.
+    mutating func expireAssignments(now: Timestamp) -> [CoordinatorDirective] {
+        var out: [CoordinatorDirective] = []
+        for node in nodes.values where !node.active.isEmpty {
+            for ref in node.active.keys {
+                guard let attempt = jobs[ref.job]?.job.attempts.last, attempt.number == ref.attempt,
+                    attempt.state == .assigned, now - attempt.assignedAt > settings.assignTimeoutMs
+                else { continue }
+                if let session = node.session {
+                    out.append(.send(session, .cancel(ref, reason: "not accepted within \(settings.assignTimeoutMs) ms")))
+                }
+                out += endAttempt(ref, as: .rejected, reason: "node \(node.id) did not accept it within \(settings.assignTimeoutMs) ms", now: now)
+            }
+        }
+        return out
+    }
+
+    /// Tells the job's watchers about its new state; the final event ends the watch.
+    mutating func notifyWatchers(_ id: JobID, delta: String = "") -> [CoordinatorDirective] {
+        guard let list = watchers[id], let job = jobs[id]?.job else { return [] }
+        let event = JobEvent(job: job, outputDelta: delta, final: job.state.isTerminal)
+        if event.final { watchers[id] = nil }
+        return list.map { .jobEvent($0.session, requestID: $0.requestID, event) }
+    }
+}
+
+/// The longest prefix of `s` that fits in `limit` UTF-8 bytes without splitting a character.
+func truncateUTF8(_ s: String, to limit: Int) -> String {
+    guard s.utf8.count > limit else { return s }
+    var end = s.utf8.index(s.utf8.startIndex, offsetBy: max(0, limit))
+    while end > s.utf8.startIndex, end.samePosition(in: s.unicodeScalars) == nil { end = s.utf8.index(before: end) }
+    return String(s[..<end])
+}

@@ -1,0 +1,189 @@
+public import GantryModel
+
+extension CoordinatorCore {
+    /// An agent finished its handshake and sent `Register`.
+    ///
+    /// A node id that already has a session is taken over by the new one (the agent
+    /// restarted or reconnected); the old session is closed. Attempts the agent reports
+    /// running are adopted if still current, and cancelled otherwise; attempts the
+    /// coordinator had on the node that the agent neither runs nor holds a result for
+    /// were lost with the agent's previous life, and are retried.
+    public mutating func agentRegistered(
+        session: SessionID, address: String, registration reg: Registration, now: Timestamp
+    ) -> [CoordinatorDirective] {
+        var out: [CoordinatorDirective] = []
+        let id = reg.nodeID
+        var replaced = false
+        if let previous = sessionNodes[session], previous != id {
+            return [.error(session, GantryError(.unexpectedMessage, "this session is already registered as node \(previous)"), fatal: true)]
+        }
+        if var node = nodes[id] {
+            if let old = node.session, old != session {
+                sessionNodes[old] = nil
+                out.append(.close(old, reason: "replaced by a new session of node \(id) from \(address)"))
+                replaced = true
+            }
+            unindex(node)
+            node.session = session
+            node.address = address
+            node.labels = reg.labels
+            node.inventory = reg.inventory
+            node.cost = reg.cost
+            node.software = reg.software
+            node.engines = reg.engines
+            node.connectedAt = now
+            node.lastHeartbeat = now
+            node.lost = false
+            nodes[id] = node
+        } else {
+            nodes[id] = NodeRecord(registration: reg, session: session, address: address, now: now)
+        }
+        sessionNodes[session] = id
+        index(nodes[id]!)
+        out.append(.notice(.nodeRegistered(id, address: address, replacedSession: replaced)))
+
+        // Reconcile attempts.
+        var cancel: [AttemptRef] = []
+        let reported = Set(reg.running).union(reg.spooled)
+        for ref in reg.running {
+            if isCurrent(ref, on: id) {
+                nodes[id]!.active[ref] = nodes[id]!.active[ref] ?? jobs[ref.job]?.job.currentAttempt?.engine ?? ""
+            } else {
+                cancel.append(ref)
+            }
+        }
+        for (ref, _) in nodes[id]!.active where !reported.contains(ref) {
+            out += endAttempt(ref, as: .lost, reason: "the agent on \(id) restarted without it", now: now)
+        }
+        out.append(.send(session, .registered(Registered(nodeID: id, state: nodes[id]!.state, cancel: cancel))))
+        capacityEpoch &+= 1
+        out += schedule(now: now)
+        return out
+    }
+
+    /// A heartbeat: the node is alive; engine health and host stats are refreshed.
+    mutating func heartbeat(_ hb: Heartbeat, from id: NodeID, now: Timestamp) -> [CoordinatorDirective] {
+        guard var node = nodes[id] else { return [] }
+        let grew = capacityGrew(from: node.engines, to: hb.engines)
+        if node.engines.map(\.models) != hb.engines.map(\.models) || node.engines.map(\.name) != hb.engines.map(\.name) {
+            unindex(node)
+            node.engines = hb.engines
+            index(node)
+        } else {
+            node.engines = hb.engines
+        }
+        node.stats = hb.stats
+        node.lastHeartbeat = now
+        nodes[id] = node
+        guard grew else { return [] }
+        capacityEpoch &+= 1
+        return schedule(now: now)
+    }
+
+    /// A connection closed. An agent's node stays as it is until `ttl` passes without a
+    /// heartbeat; only then is it `lost` and its work retried, so a brief network blip
+    /// does not restart every running job.
+    public mutating func sessionClosed(_ session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        for (job, list) in watchers {
+            let kept = list.filter { $0.session != session }
+            watchers[job] = kept.isEmpty ? nil : kept
+        }
+        guard let id = sessionNodes.removeValue(forKey: session) else { return [] }
+        nodes[id]?.session = nil
+        return [.notice(.nodeDisconnected(id))]
+    }
+
+    /// Periodic work: nodes silent for `ttl` become lost, unanswered assignments are
+    /// taken back, and the queue is given another chance.
+    public mutating func tick(now: Timestamp) -> [CoordinatorDirective] {
+        var out: [CoordinatorDirective] = []
+        for id in nodes.keys {
+            guard let node = nodes[id], !node.lost else { continue }
+            let silent = now - node.lastHeartbeat
+            if silent > settings.ttlMs {
+                out += markLost(id, silentForMs: silent, now: now)
+            }
+        }
+        out += expireAssignments(now: now)
+        out += schedule(now: now)
+        return out
+    }
+
+    mutating func markLost(_ id: NodeID, silentForMs: Int64, now: Timestamp) -> [CoordinatorDirective] {
+        guard var node = nodes[id] else { return [] }
+        var out: [CoordinatorDirective] = [.notice(.nodeLost(id, silentForMs: silentForMs))]
+        node.lost = true
+        if let session = node.session {
+            sessionNodes[session] = nil
+            node.session = nil
+            out.append(.close(session, reason: "no heartbeat for \(silentForMs) ms; node \(id) is lost"))
+        }
+        nodes[id] = node
+        for ref in node.active.keys.sorted(by: { $0.job < $1.job }) {
+            out += endAttempt(ref, as: .lost, reason: "node \(id) was lost (no heartbeat for \(silentForMs) ms)", now: now)
+        }
+        return out
+    }
+
+    /// Admin: cordon, uncordon or drain a node.
+    mutating func setNode(_ id: NodeID, _ action: NodeAction, now: Timestamp) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
+        guard var node = nodes[id] else { return (.failure(unknownNode(id)), []) }
+        let before = node.state
+        switch action {
+        case .cordon: node.cordoned = true
+        case .drain: node.draining = true
+        case .uncordon:
+            node.cordoned = false
+            node.draining = false
+        }
+        nodes[id] = node
+        var out: [CoordinatorDirective] = []
+        if node.state != before { out.append(.notice(.nodeStateChanged(id, node.state))) }
+        if action == .uncordon {
+            capacityEpoch &+= 1
+            out += schedule(now: now)
+        }
+        return (.success(.node(nodeInfo(id)!)), out)
+    }
+
+    func nodeInfo(_ id: NodeID) -> NodeInfo? {
+        guard let node = nodes[id] else { return nil }
+        return node.info(costMicroUSDPerHour: costPerHour(node))
+    }
+
+    /// The node's fixed cost per hour (depreciation and overhead, or the cloud price).
+    func costPerHour(_ node: NodeRecord) -> Int64 {
+        let c = node.cost
+        switch c.kind {
+        case .cloud: return c.cloudMicroUSDPerHour
+        case .owned:
+            let hours = c.lifetimeSeconds / 3600
+            let depreciation = hours > 0 ? (c.purchaseMicroUSD - c.residualMicroUSD) / hours : 0
+            return depreciation + c.overheadMicroUSDPerHour
+        }
+    }
+
+    func unknownNode(_ id: NodeID) -> GantryError {
+        GantryError(.notFound, "node \(id) is not known to this coordinator")
+    }
+
+    mutating func index(_ node: NodeRecord) {
+        for model in Set(node.engines.flatMap(\.models)) { nodesByModel[model, default: []].insert(node.id) }
+    }
+
+    mutating func unindex(_ node: NodeRecord) {
+        for model in Set(node.engines.flatMap(\.models)) {
+            nodesByModel[model]?.remove(node.id)
+            if nodesByModel[model]?.isEmpty == true { nodesByModel[model] = nil }
+        }
+    }
+
+    private func capacityGrew(from old: [EngineStatus], to new: [EngineStatus]) -> Bool {
+        guard old.count == new.count else { return true }
+        for (a, b) in zip(old, new) {
+            if a.name != b.name || a.models != b.models { return true }
+            if b.healthy && (!a.healthy || b.slots > a.slots) { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,74 @@
+import GantryModel
+import GantryPlacement
+
+extension CoordinatorCore {
+    /// Places queued jobs while some node has room, best job first.
+    ///
+    /// A shape (model + constraints) that finds no node is skipped for the rest of the
+    /// pass, and not tried again until capacity grows, so a blocked model costs one
+    /// decision per capacity change rather than one per event.
+    mutating func schedule(now: Timestamp) -> [CoordinatorDirective] {
+        guard !queue.isEmpty else { return [] }
+        var out: [CoordinatorDirective] = []
+        var skipping = Set(blockedShapes.compactMap { $0.value == capacityEpoch ? $0.key : nil })
+        while let (id, shape) = queue.peek(skipping: skipping) {
+            guard var record = jobs[id] else {
+                queue.remove(id)
+                continue
+            }
+            let request = PlacementRequest(record.job.spec)
+            let decision = pipeline.decide(candidates(for: request.model), for: request)
+            guard let nodeID = decision.node, let engine = decision.engine, let session = nodes[nodeID]?.session else {
+                record.lastMiss = decision.rejections.isEmpty
+                    ? "no node serves model \(request.model)" : decision.summary
+                jobs[id] = record
+                skipping.insert(shape)
+                blockedShapes[shape] = capacityEpoch
+                continue
+            }
+            queue.pop(id)
+            blockedShapes[shape] = nil
+            let ref = AttemptRef(job: id, attempt: (record.job.attempts.last?.number ?? 0) + 1)
+            record.job.attempts.append(Attempt(number: ref.attempt, node: nodeID, engine: engine, assignedAt: now))
+            record.placedCandidates = decision.verdicts
+            record.placedAt = now
+            record.lastMiss = nil
+            setState(&record, .assigned)
+            jobs[id] = record
+            nodes[nodeID]!.active[ref] = engine
+            out.append(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt))))
+            out.append(.notice(.jobPlaced(ref, node: nodeID, engine: engine)))
+            out += notifyWatchers(id)
+        }
+        return out
+    }
+
+    /// The nodes that could serve `model`, as placement sees them now.
+    func candidates(for model: String) -> [PlacementNode] {
+        guard let ids = nodesByModel[model] else { return [] }
+        return ids.compactMap { id in nodes[id].map(placementNode) }
+    }
+
+    func placementNode(_ node: NodeRecord) -> PlacementNode {
+        node.placementNode(costMicroUSDPerHour: costPerHour(node), tokensPerSecond: [:])
+    }
+
+    /// Runs the whole pipeline for a job against every node, with reasons.
+    func explain(_ id: JobID, now: Timestamp) -> Result<AdminResponse, GantryError> {
+        guard let record = jobs[id] else { return .failure(unknownJob(id)) }
+        let all = nodes.values.sorted { $0.id < $1.id }.map(placementNode)
+        let decision = pipeline.decide(all, for: PlacementRequest(record.job.spec), explain: true)
+        return .success(.explanation(Explanation(
+            job: id, jobState: record.job.state, evaluatedAt: now,
+            verdicts: decision.verdicts.sorted { $0.node < $1.node },
+            wouldChoose: decision.node,
+            placedOn: record.placedAt == nil ? nil : record.job.currentAttempt?.node,
+            placedCandidates: record.placedCandidates, placedAt: record.placedAt,
+            weights: pipeline.weights
+        )))
+    }
+
+    func unknownJob(_ id: JobID) -> GantryError {
+        GantryError(.notFound, "job \(id) is not known to this coordinator")
+    }
+}

@@ -1,0 +1,97 @@
+public import GantryModel
+import GantryPlacement
+import DequeModule
+
+/// The coordinator's brain: membership, the job queue, placement and the job lifecycle.
+///
+/// It is a value with no I/O and no clock. The shell feeds it events (`agentRegistered`,
+/// `agentMessage`, `admin`, `tick`…) with the current time, and carries out the
+/// directives it returns, in order. In the style of swift-cluster-membership's
+/// `SWIM.Instance`.
+public struct CoordinatorCore: Sendable {
+    public internal(set) var settings: CoordinatorSettings
+    public let startedAt: Timestamp
+    var pipeline: PlacementPipeline
+
+    var nodes: [NodeID: NodeRecord] = [:]
+    var sessionNodes: [SessionID: NodeID] = [:]
+    /// Nodes per model served, so a decision only looks at nodes that could run the job.
+    var nodesByModel: [String: Set<NodeID>] = [:]
+
+    var jobs: [JobID: JobRecord] = [:]
+    var queue = JobQueue()
+    var idGenerator = JobIDGenerator()
+    var finishedOrder: Deque<JobID> = []
+    var jobCounts: [JobState: Int] = [:]
+
+    /// Bumped whenever capacity may have grown; a shape that found no node is not
+    /// tried again until it changes.
+    var capacityEpoch: UInt64 = 0
+    var blockedShapes: [JobQueue.Shape: UInt64] = [:]
+
+    var watchers: [JobID: [Watcher]] = [:]
+    var throughput = ThroughputMeter()
+
+    struct Watcher: Hashable, Sendable {
+        var session: SessionID
+        var requestID: UInt64
+    }
+
+    public init(settings: CoordinatorSettings = CoordinatorSettings(), now: Timestamp) {
+        self.settings = settings
+        self.startedAt = now
+        self.pipeline = .standard(weights: settings.weights)
+    }
+
+    /// Applies new settings (SIGHUP). Queued and running work is untouched.
+    public mutating func reconfigure(_ settings: CoordinatorSettings) {
+        self.settings = settings
+        self.pipeline = .standard(weights: settings.weights)
+        capacityEpoch &+= 1
+    }
+
+    // MARK: Queries (pure reads for the shell: health checks, metrics, status lines)
+
+    public var queueDepth: Int { queue.count }
+    public var nodeCount: Int { nodes.count }
+    public func nodeState(_ id: NodeID) -> NodeState? { nodes[id]?.state }
+    public func job(_ id: JobID) -> Job? { jobs[id]?.job }
+    public func count(of state: JobState) -> Int { jobCounts[state] ?? 0 }
+    public func nodeCount(in state: NodeState) -> Int { nodes.values.reduce(0) { $0 + ($1.state == state ? 1 : 0) } }
+    public func tokensPerSecond(now: Timestamp) -> Double { throughput.rate(now: now) }
+}
+
+/// A job plus what the coordinator keeps beside it.
+struct JobRecord: Sendable {
+    var job: Job
+    /// The verdicts of the decision that placed the current attempt.
+    var placedCandidates: [NodeVerdict] = []
+    var placedAt: Timestamp?
+    /// Why the last placement try found no node.
+    var lastMiss: String?
+
+    init(_ job: Job) { self.job = job }
+}
+
+/// Completion tokens over the last 10 seconds, in one-second buckets.
+struct ThroughputMeter: Sendable {
+    private var buckets = [Int64](repeating: 0, count: 10)
+    private var bucketSecond = [Int64](repeating: -1, count: 10)
+
+    mutating func add(_ tokens: Int, now: Timestamp) {
+        let second = now.unixMillis / 1000
+        let i = Int(second % 10)
+        if bucketSecond[i] != second {
+            bucketSecond[i] = second
+            buckets[i] = 0
+        }
+        buckets[i] += Int64(tokens)
+    }
+
+    func rate(now: Timestamp) -> Double {
+        let second = now.unixMillis / 1000
+        var sum: Int64 = 0
+        for i in 0..<10 where bucketSecond[i] > second - 10 && bucketSecond[i] < second { sum += buckets[i] }
+        return Double(sum) / 9
+    }
+}

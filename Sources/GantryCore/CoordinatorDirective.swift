@@ -1,0 +1,30 @@
+public import GantryModel
+
+/// What the coordinator core asks its shell to do. The shell carries directives out in
+/// order and never decides anything itself.
+public enum CoordinatorDirective: Hashable, Sendable {
+    /// Send a message to an agent session.
+    case send(SessionID, CoordinatorMessage)
+    /// Answer a control request.
+    case reply(SessionID, requestID: UInt64, Result<AdminResponse, GantryError>)
+    /// Stream a change of a watched job.
+    case jobEvent(SessionID, requestID: UInt64, JobEvent)
+    /// Send an error frame; a fatal one is followed by closing the session.
+    case error(SessionID, GantryError, fatal: Bool)
+    /// Close a session (after a Goodbye carrying the reason).
+    case close(SessionID, reason: String)
+    /// Something an operator wants in the log and metrics.
+    case notice(Notice)
+}
+
+/// Notable cluster events, for logs and metrics. They change nothing.
+public enum Notice: Hashable, Sendable {
+    case nodeRegistered(NodeID, address: String, replacedSession: Bool)
+    case nodeDisconnected(NodeID)
+    case nodeLost(NodeID, silentForMs: Int64)
+    case nodeStateChanged(NodeID, NodeState)
+    case jobPlaced(AttemptRef, node: NodeID, engine: String)
+    case attemptEnded(AttemptRef, node: NodeID, state: AttemptState, reason: String?)
+    case jobFinished(JobID, JobState, model: String, tenant: String, usage: Usage)
+    case staleMessage(AttemptRef, node: NodeID, what: String)
+}

@@ -1,0 +1,83 @@
+import GantryModel
+import GantryPlacement
+
+/// Everything the coordinator knows about one node.
+struct NodeRecord: Sendable {
+    var id: NodeID
+    var session: SessionID?
+    var address: String
+    var labels: Labels
+    var inventory: Inventory
+    var cost: CostProfile
+    var software: String
+    /// As the agent last reported them (static shape, health, the agent's own slot use).
+    var engines: [EngineStatus]
+    var stats: HostStats
+    var connectedAt: Timestamp
+    var lastHeartbeat: Timestamp
+    var cordoned = false
+    var draining = false
+    var lost = false
+    /// Attempts assigned to or running on this node, with their engine: the coordinator's
+    /// own slot accounting (assumed + confirmed).
+    var active: [AttemptRef: String] = [:]
+
+    init(registration: Registration, session: SessionID, address: String, now: Timestamp) {
+        self.id = registration.nodeID
+        self.session = session
+        self.address = address
+        self.labels = registration.labels
+        self.inventory = registration.inventory
+        self.cost = registration.cost
+        self.software = registration.software
+        self.engines = registration.engines
+        self.stats = HostStats()
+        self.connectedAt = now
+        self.lastHeartbeat = now
+    }
+
+    var state: NodeState {
+        if lost { return .lost }
+        if draining { return active.isEmpty ? .drained : .draining }
+        if cordoned { return .cordoned }
+        return .ready
+    }
+
+    func used(_ engine: String) -> Int {
+        active.values.reduce(0) { $0 + ($1 == engine ? 1 : 0) }
+    }
+
+    /// The node as placement sees it. A disconnected node is never a candidate.
+    func placementNode(costMicroUSDPerHour: Int64, tokensPerSecond: [String: Double]) -> PlacementNode {
+        var usedBy: [String: Int] = [:]
+        for e in active.values { usedBy[e, default: 0] += 1 }
+        return PlacementNode(
+            id: id,
+            state: state,
+            connected: session != nil,
+            labels: labels,
+            engines: engines.map {
+                PlacementEngine(
+                    name: $0.name, models: $0.models, slots: $0.slots, used: usedBy[$0.name] ?? 0,
+                    healthy: $0.healthy, tokensPerSecond: tokensPerSecond[$0.name] ?? 0)
+            },
+            costMicroUSDPerHour: costMicroUSDPerHour
+        )
+    }
+
+    func info(costMicroUSDPerHour: Int64) -> NodeInfo {
+        var usedBy: [String: Int] = [:]
+        for e in active.values { usedBy[e, default: 0] += 1 }
+        return NodeInfo(
+            id: id, state: state, labels: labels, inventory: inventory,
+            engines: engines.map { e in
+                var e = e
+                e.slotsUsed = usedBy[e.name] ?? 0
+                return e
+            },
+            cost: cost, costMicroUSDPerHour: costMicroUSDPerHour, lastHeartbeat: lastHeartbeat,
+            connectedAt: session == nil ? nil : connectedAt, address: address, cordoned: cordoned,
+            draining: draining, runningAttempts: active.count
+        )
+    }
+}

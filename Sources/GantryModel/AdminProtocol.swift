@@ -1,0 +1,207 @@
+/// Model-level control requests (gantryctl → coordinator) and their answers.
+
+public enum NodeAction: String, Sendable, CaseIterable {
+    case cordon, uncordon, drain
+}
+
+/// What a control token allows.
+public enum Permission: String, Sendable, Comparable {
+    case readOnly = "read-only"
+    case admin
+
+    public static func < (a: Permission, b: Permission) -> Bool { a == .readOnly && b == .admin }
+}
+
+public struct JobFilter: Hashable, Sendable {
+    public var state: JobState?
+    public var tenant: String?
+    public var node: NodeID?
+    public var limit: Int
+
+    public init(state: JobState? = nil, tenant: String? = nil, node: NodeID? = nil, limit: Int = 100) {
+        self.state = state
+        self.tenant = tenant
+        self.node = node
+        self.limit = limit
+    }
+}
+
+public struct ReportQuery: Hashable, Sendable {
+    public enum GroupBy: String, Sendable, CaseIterable { case node, pool, model, tenant }
+    public var by: GroupBy
+    public var from: Timestamp?
+    public var to: Timestamp?
+
+    public init(by: GroupBy, from: Timestamp? = nil, to: Timestamp? = nil) {
+        self.by = by
+        self.from = from
+        self.to = to
+    }
+}
+
+public enum AdminRequest: Hashable, Sendable {
+    case status
+    case listNodes
+    case getNode(NodeID)
+    case setNode(NodeID, NodeAction)
+    case submit([JobSpec])
+    case listJobs(JobFilter)
+    case getJob(JobID)
+    case cancelJob(JobID)
+    case watchJob(JobID)
+    case explainJob(JobID)
+    case report(ReportQuery)
+
+    /// The least permission the request needs.
+    public var requiredPermission: Permission {
+        switch self {
+        case .setNode, .submit, .cancelJob: .admin
+        case .status, .listNodes, .getNode, .listJobs, .getJob, .watchJob, .explainJob, .report: .readOnly
+        }
+    }
+}
+
+/// A node as the control API shows it.
+public struct NodeInfo: Hashable, Sendable {
+    public var id: NodeID
+    public var state: NodeState
+    public var labels: Labels
+    public var inventory: Inventory
+    public var engines: [EngineStatus]
+    public var cost: CostProfile
+    public var costMicroUSDPerHour: Int64
+    public var lastHeartbeat: Timestamp?
+    public var connectedAt: Timestamp?
+    public var address: String
+    public var cordoned: Bool
+    public var draining: Bool
+    public var runningAttempts: Int
+
+    public init(
+        id: NodeID, state: NodeState, labels: Labels = [:], inventory: Inventory = Inventory(), engines: [EngineStatus] = [],
+        cost: CostProfile = .free, costMicroUSDPerHour: Int64 = 0, lastHeartbeat: Timestamp? = nil, connectedAt: Timestamp? = nil,
+        address: String = "", cordoned: Bool = false, draining: Bool = false, runningAttempts: Int = 0
+    ) {
+        self.id = id
+        self.state = state
+        self.labels = labels
+        self.inventory = inventory
+        self.engines = engines
+        self.cost = cost
+        self.costMicroUSDPerHour = costMicroUSDPerHour
+        self.lastHeartbeat = lastHeartbeat
+        self.connectedAt = connectedAt
+        self.address = address
+        self.cordoned = cordoned
+        self.draining = draining
+        self.runningAttempts = runningAttempts
+    }
+}
+
+public struct ClusterStatus: Hashable, Sendable {
+    public var software: String
+    public var startedAt: Timestamp
+    public var nodes: [NodeState: Int]
+    public var jobs: [JobState: Int]
+    public var queueDepth: Int
+    public var tokensPerSecond: Double
+    public var slotsTotal: Int
+    public var slotsUsed: Int
+
+    public init(
+        software: String = "", startedAt: Timestamp = .zero, nodes: [NodeState: Int] = [:], jobs: [JobState: Int] = [:],
+        queueDepth: Int = 0, tokensPerSecond: Double = 0, slotsTotal: Int = 0, slotsUsed: Int = 0
+    ) {
+        self.software = software
+        self.startedAt = startedAt
+        self.nodes = nodes
+        self.jobs = jobs
+        self.queueDepth = queueDepth
+        self.tokensPerSecond = tokensPerSecond
+        self.slotsTotal = slotsTotal
+        self.slotsUsed = slotsUsed
+    }
+}
+
+/// One node's fate in a placement decision.
+public struct NodeVerdict: Hashable, Sendable {
+    public var node: NodeID
+    /// The filter that rejected the node and why; nil when the node is feasible.
+    public var rejection: Rejection?
+    /// Per-scorer normalized scores (0...100), for feasible nodes.
+    public var scores: [String: Double]
+    public var total: Double
+    public var engine: String
+
+    public struct Rejection: Hashable, Sendable {
+        public var filter: String
+        public var reason: String
+        public init(filter: String, reason: String) {
+            self.filter = filter
+            self.reason = reason
+        }
+    }
+
+    public init(node: NodeID, rejection: Rejection? = nil, scores: [String: Double] = [:], total: Double = 0, engine: String = "") {
+        self.node = node
+        self.rejection = rejection
+        self.scores = scores
+        self.total = total
+        self.engine = engine
+    }
+
+    public var feasible: Bool { rejection == nil }
+}
+
+public struct Explanation: Hashable, Sendable {
+    public var job: JobID
+    public var jobState: JobState
+    public var evaluatedAt: Timestamp
+    /// The pipeline run against the cluster as it is now.
+    public var verdicts: [NodeVerdict]
+    public var wouldChoose: NodeID?
+    /// The decision that placed the current or last attempt.
+    public var placedOn: NodeID?
+    public var placedCandidates: [NodeVerdict]
+    public var placedAt: Timestamp?
+    public var weights: [String: Double]
+
+    public init(
+        job: JobID, jobState: JobState, evaluatedAt: Timestamp, verdicts: [NodeVerdict] = [], wouldChoose: NodeID? = nil,
+        placedOn: NodeID? = nil, placedCandidates: [NodeVerdict] = [], placedAt: Timestamp? = nil, weights: [String: Double] = [:]
+    ) {
+        self.job = job
+        self.jobState = jobState
+        self.evaluatedAt = evaluatedAt
+        self.verdicts = verdicts
+        self.wouldChoose = wouldChoose
+        self.placedOn = placedOn
+        self.placedCandidates = placedCandidates
+        self.placedAt = placedAt
+        self.weights = weights
+    }
+}
+
+/// A change to a watched job.
+public struct JobEvent: Hashable, Sendable {
+    public var job: Job
+    public var outputDelta: String
+    public var final: Bool
+
+    public init(job: Job, outputDelta: String = "", final: Bool = false) {
+        self.job = job
+        self.outputDelta = outputDelta
+        self.final = final
+    }
+}
+
+public enum AdminResponse: Hashable, Sendable {
+    case status(ClusterStatus)
+    case nodes([NodeInfo])
+    case node(NodeInfo)
+    case submitted([JobID])
+    case jobs([Job])
+    case job(Job)
+    case explanation(Explanation)
+    case report(Report)
+}

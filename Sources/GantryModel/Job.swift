@@ -1,0 +1,176 @@
+public enum JobState: String, Sendable, CaseIterable, Codable {
+    case queued, assigned, running, succeeded, failed, cancelled
+
+    public var isTerminal: Bool {
+        switch self {
+        case .succeeded, .failed, .cancelled: true
+        case .queued, .assigned, .running: false
+        }
+    }
+}
+
+/// What a client asks for. Validated by the coordinator on submit.
+public struct JobSpec: Hashable, Sendable {
+    public var model: String
+    public var prompt: String
+    public var maxTokens: Int
+    /// Higher runs first.
+    public var priority: Int
+    public var tenant: String
+    /// Node labels the job needs, e.g. `["pool": "h200"]`.
+    public var constraints: Labels
+    public var temperature: Float?
+    public var seed: UInt64?
+    /// 0: the agent's default.
+    public var timeoutMs: Int
+
+    public init(
+        model: String, prompt: String, maxTokens: Int = 0, priority: Int = 0, tenant: String = "",
+        constraints: Labels = [:], temperature: Float? = nil, seed: UInt64? = nil, timeoutMs: Int = 0
+    ) {
+        self.model = model
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.priority = priority
+        self.tenant = tenant
+        self.constraints = constraints
+        self.temperature = temperature
+        self.seed = seed
+        self.timeoutMs = timeoutMs
+    }
+
+    public static let defaultTenant = "default"
+}
+
+/// Identifies one assignment of a job. `attempt` is the fencing epoch: it only grows,
+/// and messages about any attempt but the current one are refused.
+public struct AttemptRef: Hashable, Sendable, CustomStringConvertible {
+    public var job: JobID
+    public var attempt: UInt32
+
+    public init(job: JobID, attempt: UInt32) {
+        self.job = job
+        self.attempt = attempt
+    }
+
+    public var description: String { "\(job)#\(attempt)" }
+}
+
+public enum AttemptState: String, Sendable, CaseIterable, Codable {
+    /// Sent to the agent; its slot is assumed but not confirmed.
+    case assigned
+    /// The agent accepted it.
+    case running
+    case succeeded, failed, cancelled
+    /// The node was lost while the attempt ran.
+    case lost
+    /// The agent refused it, or did not answer in time.
+    case rejected
+
+    public var isTerminal: Bool { self != .assigned && self != .running }
+}
+
+public struct Attempt: Hashable, Sendable {
+    public var number: UInt32
+    public var node: NodeID
+    public var engine: String
+    public var state: AttemptState
+    public var error: String?
+    public var assignedAt: Timestamp
+    public var startedAt: Timestamp?
+    public var finishedAt: Timestamp?
+
+    public init(
+        number: UInt32, node: NodeID, engine: String, state: AttemptState = .assigned, error: String? = nil,
+        assignedAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil
+    ) {
+        self.number = number
+        self.node = node
+        self.engine = engine
+        self.state = state
+        self.error = error
+        self.assignedAt = assignedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+public struct Usage: Hashable, Sendable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// True when the engine reported no usage and the agent counted streamed chunks.
+    public var estimated: Bool
+
+    public init(promptTokens: Int = 0, completionTokens: Int = 0, estimated: Bool = false) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.estimated = estimated
+    }
+
+    public var totalTokens: Int { promptTokens + completionTokens }
+}
+
+/// A job and everything known about it.
+public struct Job: Hashable, Sendable {
+    public var id: JobID
+    public var spec: JobSpec
+    public var state: JobState
+    public var attempts: [Attempt]
+    public var output: String
+    public var usage: Usage
+    public var error: String?
+    public var submittedAt: Timestamp
+    public var startedAt: Timestamp?
+    public var firstTokenAt: Timestamp?
+    public var finishedAt: Timestamp?
+    public var simulated: Bool
+    public var receipt: Receipt?
+
+    public init(id: JobID, spec: JobSpec, submittedAt: Timestamp) {
+        self.id = id
+        self.spec = spec
+        self.state = .queued
+        self.attempts = []
+        self.output = ""
+        self.usage = Usage()
+        self.error = nil
+        self.submittedAt = submittedAt
+        self.simulated = false
+        self.receipt = nil
+    }
+
+    public var currentAttempt: Attempt? { attempts.last }
+    /// The node of the current or last attempt.
+    public var node: NodeID? { attempts.last?.node }
+}
+
+/// What one finished attempt cost. Integer micro-dollars and millijoules.
+public struct Receipt: Hashable, Sendable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var wallMs: Int64
+    public var slotMs: Int64
+    public var energyMillijoules: Int64
+    public var energyMeasured: Bool
+    public var depreciationMicroUSD: Int64
+    public var energyMicroUSD: Int64
+    public var overheadMicroUSD: Int64
+
+    public init(
+        promptTokens: Int = 0, completionTokens: Int = 0, wallMs: Int64 = 0, slotMs: Int64 = 0,
+        energyMillijoules: Int64 = 0, energyMeasured: Bool = false, depreciationMicroUSD: Int64 = 0,
+        energyMicroUSD: Int64 = 0, overheadMicroUSD: Int64 = 0
+    ) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.wallMs = wallMs
+        self.slotMs = slotMs
+        self.energyMillijoules = energyMillijoules
+        self.energyMeasured = energyMeasured
+        self.depreciationMicroUSD = depreciationMicroUSD
+        self.energyMicroUSD = energyMicroUSD
+        self.overheadMicroUSD = overheadMicroUSD
+    }
+
+    public var totalMicroUSD: Int64 { depreciationMicroUSD + energyMicroUSD + overheadMicroUSD }
+}

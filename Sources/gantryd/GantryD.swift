@@ -1,0 +1,82 @@
+import ArgumentParser
+import GantryCLI
+import GantryConfig
+import GantryCoordinator
+import GantryLogging
+import GantryModel
+import Logging
+import ServiceLifecycle
+
+@main
+struct GantryD: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gantryd",
+        abstract: "The Gantry coordinator: membership, queue, placement, state and accounting.",
+        discussion: "Reads \(CoordinatorConfig.defaultPath) unless --config names another file; flags override the file.",
+        version: GantryVersion.current)
+
+    @Option(help: "Config file (default \(CoordinatorConfig.defaultPath); built-in defaults if that is missing).")
+    var config: String?
+
+    @Option(help: "Protocol listener for agents and gantryctl, HOST:PORT.")
+    var listen: String?
+
+    @Option(help: "HTTP listener for /healthz and /metrics, HOST:PORT.")
+    var http: String?
+
+    @Option(name: .customLong("state-dir"), help: "Directory for durable state.")
+    var stateDir: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    @Option(name: .customLong("log-format"), help: "text, json or journal.")
+    var logFormat: String?
+
+    static func main() async {
+        await CommandLineMain.run(Self.self, program: "gantryd", usageErrors: [ConfigError.self])
+    }
+
+    func run() async throws {
+        let path = config ?? CoordinatorConfig.defaultPath
+        var settings = CoordinatorConfig()
+        if let text = try ConfigFile.read(path, isDefault: config == nil) {
+            settings = try CoordinatorConfig(toml: text, file: path)
+        }
+        if let listen { settings.listen = try flagAddress(listen, "--listen") }
+        if let http { settings.http = try flagAddress(http, "--http") }
+        if let stateDir { settings.stateDir = stateDir }
+        if let logLevel { settings.logLevel = logLevel }
+        guard let level = Logger.Level(name: settings.logLevel) else {
+            throw UsageError("--log-level '\(settings.logLevel)' is not one of \(LogLevelName.valid.joined(separator: ", "))")
+        }
+        let format = try LogFormatChoice(flag: logFormat)
+        format.bootstrap(label: "gantryd", level: level)
+        let logger = Logger(label: "gantryd")
+
+        let options = try CoordinatorOptions(config: settings, software: "gantryd/\(GantryVersion.current)")
+        let services = CoordinatorServices(options: options, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services.all.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.notice("gantryd starting", metadata: [
+            "version": "\(GantryVersion.current)", "listen": "\(settings.listen)", "http": "\(settings.http)",
+        ])
+        do {
+            try await group.run()
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        logger.notice("gantryd stopped")
+    }
+}
+
+func flagAddress(_ text: String, _ flag: String) throws -> HostPort {
+    do {
+        return try HostPort(parsing: text)
+    } catch {
+        throw UsageError("\(flag): \(error.message)")
+    }
+}

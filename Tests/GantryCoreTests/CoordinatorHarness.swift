@@ -1,0 +1,101 @@
+import GantryCore
+import GantryModel
+
+/// Drives a `CoordinatorCore` with a manual clock and records what it asks for.
+struct Harness {
+    var core: CoordinatorCore
+    var now = Timestamp(unixMillis: 1_764_000_000_000)
+    var nextRequest: UInt64 = 1
+    let admin = SessionID(1000)
+
+    init(settings: CoordinatorSettings = CoordinatorSettings()) {
+        core = CoordinatorCore(settings: settings, now: now)
+    }
+
+    mutating func advance(_ ms: Int64) -> [CoordinatorDirective] {
+        now = now + ms
+        return core.tick(now: now)
+    }
+
+    @discardableResult
+    mutating func register(
+        _ id: String, session: UInt64, slots: Int = 2, models: [String] = ["m"], labels: Labels = [:],
+        running: [AttemptRef] = [], spooled: [AttemptRef] = []
+    ) -> [CoordinatorDirective] {
+        let reg = Registration(
+            nodeID: NodeID(id)!, labels: labels,
+            engines: [EngineStatus(name: "e", kind: .sim, models: models, slots: slots)], running: running, spooled: spooled)
+        return core.agentRegistered(session: SessionID(session), address: "127.0.0.1:\(session)", registration: reg, now: now)
+    }
+
+    mutating func heartbeat(session: UInt64, slots: Int = 2, healthy: Bool = true) -> [CoordinatorDirective] {
+        core.agentMessage(.heartbeat(Heartbeat(seq: 1, sentAt: now, engines: [EngineStatus(name: "e", kind: .sim, models: ["m"], slots: slots, healthy: healthy)])), session: SessionID(session), now: now)
+    }
+
+    mutating func request(_ r: AdminRequest, permission: Permission = .admin) -> (Result<AdminResponse, GantryError>?, [CoordinatorDirective]) {
+        let id = nextRequest
+        nextRequest += 1
+        let out = core.admin(r, requestID: id, session: admin, permission: permission, now: now)
+        for d in out {
+            if case .reply(_, let rid, let result) = d, rid == id { return (result, out) }
+        }
+        return (nil, out)
+    }
+
+    mutating func submit(_ n: Int = 1, model: String = "m", tenant: String = "t", constraints: Labels = [:], maxTokens: Int = 8) -> ([JobID], [CoordinatorDirective]) {
+        let specs = (0..<n).map { _ in JobSpec(model: model, prompt: "hello", maxTokens: maxTokens, tenant: tenant, constraints: constraints) }
+        let (result, out) = request(.submit(specs))
+        guard case .success(.submitted(let ids))? = result else { return ([], out) }
+        return (ids, out)
+    }
+
+    mutating func agent(_ m: AgentMessage, session: UInt64) -> [CoordinatorDirective] {
+        core.agentMessage(m, session: SessionID(session), now: now)
+    }
+
+    mutating func result(_ ref: AttemptRef, session: UInt64, outcome: Outcome = .succeeded, tokens: Int = 8, error: String? = nil) -> [CoordinatorDirective] {
+        agent(.result(AttemptResult(
+            ref: ref, outcome: outcome, output: "out", usage: Usage(promptTokens: 2, completionTokens: tokens), error: error,
+            engine: "e", startedAt: now, finishedAt: now)), session: session)
+    }
+
+    func job(_ id: JobID) -> Job { core.job(id)! }
+}
+
+extension [CoordinatorDirective] {
+    /// Assignments sent, by session.
+    var assignments: [(session: SessionID, assignment: Assignment)] {
+        compactMap {
+            if case .send(let s, .assign(let a)) = $0 { return (s, a) }
+            return nil
+        }
+    }
+
+    var closedSessions: [SessionID] {
+        compactMap {
+            if case .close(let s, _) = $0 { return s }
+            return nil
+        }
+    }
+
+    var acks: [AttemptRef] {
+        compactMap {
+            if case .send(_, .ack(let r)) = $0 { return r }
+            return nil
+        }
+    }
+
+    var cancels: [AttemptRef] {
+        compactMap {
+            if case .send(_, .cancel(let r, _)) = $0 { return r }
+            return nil
+        }
+    }
+
+    var errors: [GantryError] {
+        compactMap {
+            if case .error(_, let e, _) = $0 { return e }
+            return nil
+        }
+    }
+}

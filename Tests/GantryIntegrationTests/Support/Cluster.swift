@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// A local cluster of the shipped binaries on loopback: one gantryd, any number of agents.
+final class Cluster: @unchecked Sendable {
+    let scratch: Scratch
+    let gantryd: Daemon
+    let port: Int
+    let httpPort: Int
+    var agents: [String: Daemon] = [:]
+    let ttlMs: Int
+
+    struct Options {
+        var intervalMs = 200
+        var ttlMs = 2000
+        var handshakeTimeoutMs = 5000
+        var extra = ""
+    }
+
+    init(_ options: Options = Options()) async throws {
+        let scratch = try Scratch()
+        self.scratch = scratch
+        self.ttlMs = options.ttlMs
+        let config = try scratch.write("gantryd.toml", """
+            [server]
+            listen = "127.0.0.1:0"
+            http = "127.0.0.1:0"
+            state_dir = "\(scratch.path)/state"
+            [auth]
+            join_token_file = "\(scratch.file("join.token"))"
+            admin_token_file = "\(scratch.file("admin.token"))"
+            readonly_token_file = "\(scratch.file("readonly.token"))"
+            [heartbeat]
+            interval_ms = \(options.intervalMs)
+            ttl_ms = \(options.ttlMs)
+            handshake_timeout_ms = \(options.handshakeTimeoutMs)
+            \(options.extra)
+            """)
+        gantryd = try Daemon(Binaries.path("gantryd"), ["--config", config, "--log-level", "debug"], name: "gantryd", logDirectory: scratch.url)
+        guard let p = Int(try await gantryd.awaitLog(#"protocol listener ready listen=127\.0\.0\.1:(\d+)"#)),
+            let h = Int(try await gantryd.awaitLog(#"HTTP listener ready http=127\.0\.0\.1:(\d+)"#))
+        else { throw TestFailure("no port in gantryd's log") }
+        port = p
+        httpPort = h
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+
+    /// Starts an agent with the given `[[engine]]` tables (TOML) and labels.
+    @discardableResult
+    func startAgent(_ id: String, engines: String = Cluster.simEngine(), labels: [String: String] = [:], cost: String = "") throws -> Daemon {
+        let labelLines = labels.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n")
+        let config = try scratch.write("\(id).toml", """
+            coordinator = "\(address)"
+            node_id = "\(id)"
+            join_token_file = "\(scratch.file("join.token"))"
+            state_dir = "\(scratch.path)/\(id)"
+            [labels]
+            \(labelLines)
+            \(cost)
+            \(engines)
+            """)
+        let agent = try Daemon(Binaries.path("gantry-agent"), ["--config", config, "--log-level", "debug"], name: id, logDirectory: scratch.url)
+        agents[id] = agent
+        return agent
+    }
+
+    static func simEngine(models: [String] = ["sim-8b"], slots: Int = 4, ttftMs: Int = 5, tokensPerSecond: Double = 2000) -> String {
+        """
+        [[engine]]
+        name = "sim"
+        kind = "sim"
+        models = [\(models.map { "\"\($0)\"" }.joined(separator: ", "))]
+        slots = \(slots)
+        ttft_ms = \(ttftMs)
+        tokens_per_second = \(tokensPerSecond)
+        """
+    }
+
+    /// Runs gantryctl against this cluster.
+    func ctl(_ arguments: [String], token: String = "admin.token", timeout: Double = 60) async throws -> CommandResult {
+        try await runCommand(
+            Binaries.path("gantryctl"), arguments,
+            environment: ["GANTRY_COORDINATOR": address, "GANTRY_TOKEN_FILE": scratch.file(token)], timeout: timeout)
+    }
+
+    /// Runs gantryctl with `--output json` and parses stdout; fails on a non-zero exit.
+    func ctlJSON(_ arguments: [String], token: String = "admin.token") async throws -> [String: Any] {
+        let r = try await ctl(arguments + ["--output", "json"], token: token)
+        guard r.status == 0 else { throw TestFailure("gantryctl \(arguments.joined(separator: " ")) exited \(r.status): \(r.stderr)") }
+        guard let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
+            throw TestFailure("gantryctl printed no JSON object: \(r.stdout)")
+        }
+        return object
+    }
+
+    /// Node id → state, from `gantryctl nodes ls`.
+    func nodeStates() async throws -> [String: String] {
+        let nodes = try await ctlJSON(["nodes", "ls"])["nodes"] as? [[String: Any]] ?? []
+        var out: [String: String] = [:]
+        for n in nodes { out[n["id"] as! String] = n["state"] as? String }
+        return out
+    }
+
+    func stop() async {
+        for agent in agents.values { await agent.stop() }
+        await gantryd.stop()
+    }
+
+    /// Everything the daemons logged, for failure messages.
+    var logs: String {
+        ([gantryd] + agents.values).map { "== \($0.name)\n\($0.output.suffix(4000))" }.joined(separator: "\n")
+    }
+}
