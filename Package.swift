@@ -185,6 +185,11 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "GantryAgentTests",
+            dependencies: ["GantryModel", "GantryAgent", "GantryConfig"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "GantryIntegrationTests",
             dependencies: [
                 "gantryd", "gantry-agent", "gantryctl",

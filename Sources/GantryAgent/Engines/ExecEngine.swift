@@ -113,8 +113,9 @@ public struct ExecEngine: Engine {
         var options = PlatformOptions()
         options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
         do {
+            let executable: Executable = argv[0].contains("/") ? .path(FilePath(argv[0])) : .name(argv[0])
             let result = try await Subprocess.run(
-                .name(argv[0]), arguments: Arguments(Array(argv.dropFirst())), platformOptions: options,
+                executable, arguments: Arguments(Array(argv.dropFirst())), platformOptions: options,
                 input: .string(stdin), output: .sequence, error: .string(limit: 64 * 1024)
             ) { execution -> Outcome in
                 var outcome = Outcome()

@@ -62,7 +62,7 @@ public struct OpenAIEngine: Engine {
 
         var stream = CompletionStream(ref: a.ref, maxOutputBytes: maxOutputBytes)
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(timeoutMs))
+            let response = try await executeRetryingStaleConnection(request, timeoutMs: timeoutMs)
             guard response.status == .ok else {
                 let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
                 return .failure(a, engine: config.name, startedAt: startedAt, error: "POST /v1/completions returned HTTP \(response.status.code): \(body.prefix(300))")
@@ -89,6 +89,31 @@ public struct OpenAIEngine: Engine {
         return AttemptResult(
             ref: a.ref, outcome: .succeeded, output: stream.output.text, usage: stream.usage, engine: config.name,
             startedAt: startedAt, firstTokenAt: stream.firstTokenAt, finishedAt: WallClock.now(), outputTruncated: stream.output.truncated)
+    }
+}
+
+extension OpenAIEngine {
+    /// Sends the request; if a pooled keep-alive connection turns out to be closed before
+    /// any response arrived (servers such as llama-server close connections after a few
+    /// requests), sends it again on a fresh one, up to twice. Nothing reached the engine's
+    /// generation in that case, so no work is repeated.
+    func executeRetryingStaleConnection(_ request: HTTPClientRequest, timeoutMs: Int64) async throws -> HTTPClientResponse {
+        var attempt = 0
+        while true {
+            do {
+                return try await client.execute(request, timeout: .milliseconds(timeoutMs))
+            } catch where Self.isStaleConnection(error) && attempt < 2 && !Task.isCancelled {
+                attempt += 1
+            }
+        }
+    }
+}
+
+extension OpenAIEngine {
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let e = error as? HTTPClientError, e == .remoteConnectionClosed { return true }
+        if let e = error as? ChannelError, e == .ioOnClosedChannel || e == .eof || e == .outputClosed { return true }
+        return false
     }
 }
 
