@@ -40,6 +40,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", exact: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", exact: "1.8.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
     ],
     targets: [
         // MARK: core (pure: no I/O, no clock, no NIO/protobuf/SQLite)
@@ -73,6 +74,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GantryStore",
+            dependencies: ["GantryModel", "GantryCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GantryHost",
             dependencies: [
                 "GantryModel", logging,
@@ -99,8 +105,8 @@ let package = Package(
         .target(
             name: "GantryCoordinator",
             dependencies: [
-                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet",
-                nio, nioPosix, logging,
+                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet", "GantryStore",
+                nio, nioPosix, logging, collections,
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -134,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "gantryd",
             dependencies: [
-                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", logging,
+                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -185,6 +191,11 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "GantryStoreTests",
+            dependencies: ["GantryModel", "GantryCore", "GantryStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "GantryAgentTests",
             dependencies: ["GantryModel", "GantryAgent", "GantryConfig"],
             swiftSettings: testSwiftSettings
@@ -197,6 +208,7 @@ let package = Package(
                 "GantryAgent", "GantryControl", "GantryHost", "GantryNet", nio, nioPosix, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "GantryStore", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: testSwiftSettings
         ),

@@ -6,6 +6,8 @@ public struct CoordinatorConfig: Hashable, Sendable {
     public var http = HostPort(host: "127.0.0.1", port: 7421)
     public var stateDir = "/var/lib/gantry"
     public var maxFrameBytes = 4 * 1024 * 1024
+    /// gantryd refuses to start with less free space than this under `state_dir`.
+    public var minFreeBytes: UInt64 = 64 << 20
 
     public var joinTokenFile = "/etc/gantry/join.token"
     public var adminTokenFile = "/etc/gantry/admin.token"
@@ -52,7 +54,8 @@ public struct CoordinatorConfig: Hashable, Sendable {
             http = try t.hostPort("http") ?? http
             stateDir = try t.string("state_dir") ?? stateDir
             maxFrameBytes = try t.int("max_frame_bytes", in: 1024...(256 * 1024 * 1024)) ?? maxFrameBytes
-            try t.rejectUnknownKeys(known: ["listen", "http", "state_dir", "max_frame_bytes"])
+            minFreeBytes = try t.integer("min_free_bytes", in: 0...Int64.max).map { UInt64($0) } ?? minFreeBytes
+            try t.rejectUnknownKeys(known: ["listen", "http", "state_dir", "max_frame_bytes", "min_free_bytes"])
         }
         if var t = try top.table("auth") {
             joinTokenFile = try t.string("join_token_file") ?? joinTokenFile

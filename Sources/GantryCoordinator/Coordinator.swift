@@ -3,6 +3,8 @@ public import GantryModel
 public import GantryWire
 public import Logging
 public import GantryNet
+import DequeModule
+public import GantryStore
 import NIOConcurrencyHelpers
 
 /// The coordinator shell: owns the pure `CoordinatorCore`, feeds it events from
@@ -22,11 +24,53 @@ public actor Coordinator {
     let logger: Logger
     private let credentialsBox: NIOLockedValueBox<Credentials>
 
-    public init(options: CoordinatorOptions, logger: Logger, now: Timestamp = WallClock.now()) {
+    /// The durable store and its writer, if persistence is on.
+    let store: Store?
+    private var committer: GroupCommitter?
+    /// Sequence numbers handed out by the committer, and the highest one durable.
+    private var submittedSeq: UInt64 = 0
+    private var durableSeq: UInt64 = 0
+    /// Outbound directives waiting for durability, in order (see `execute`).
+    private var held: Deque<(seq: UInt64, directive: CoordinatorDirective)> = []
+
+    public init(options: CoordinatorOptions, logger: Logger, store: Store? = nil, now: Timestamp = WallClock.now()) {
         self.options = options
         self.logger = logger
-        self.core = CoordinatorCore(settings: options.settings, now: now)
+        var settings = options.settings
+        settings.persistent = store != nil
+        self.core = CoordinatorCore(settings: settings, now: now)
         self.credentialsBox = NIOLockedValueBox(options.credentials)
+        self.store = store
+    }
+
+    /// Loads the store's state and starts the writer. Call once, before serving.
+    public func start(finishedInMemory: Int = 10_000) throws {
+        guard let store, committer == nil else { return }
+        let (jobs, nodes) = try store.loadForRestore(finishedLimit: finishedInMemory)
+        core.restore(jobs: jobs, nodes: nodes, now: WallClock.now())
+        let unfinished = jobs.filter { !$0.state.isTerminal }.count
+        logger.notice("state loaded", metadata: [
+            "store": "\(store.path)", "jobs.unfinished": "\(unfinished)", "nodes": "\(nodes.count)",
+        ])
+        let committer = GroupCommitter(
+            store: store,
+            onCommit: { [weak self] seq in
+                guard let self else { return }
+                Task { await self.committed(through: seq) }
+            },
+            onFailure: { [logger, options] error in
+                logger.critical("cannot write to the store; stopping so that nothing is acknowledged that is not durable", metadata: [
+                    "store": "\(store.path)", "error": "\(error)",
+                ])
+                options.onStoreFailure(error)
+            })
+        committer.start()
+        self.committer = committer
+    }
+
+    /// Flushes and stops the writer (graceful shutdown).
+    public func stopStore() {
+        committer?.stop()
     }
 
     /// The tokens the handshake checks, readable from any thread (the event loops).
@@ -76,6 +120,10 @@ public actor Coordinator {
                 execute([.error(id, GantryError(.badRequest, "AdminRequest needs a non-zero request_id"), fatal: false)])
                 return
             }
+            if let answer = storeAnswer(request) {
+                execute([.reply(id, requestID: envelope.requestID, answer)])
+                return
+            }
             execute(core.admin(request, requestID: envelope.requestID, session: id, permission: session.peer.permission ?? .readOnly, now: now))
         case (_, .goodbye(let reason)):
             logger.debug("peer said goodbye", metadata: ["session": "\(id)", "reason": "\(reason)"])
@@ -84,6 +132,27 @@ public actor Coordinator {
             logger.warning("peer reported an error", metadata: ["session": "\(id)", "peer.address": "\(session.address)", "error": "\(error)"])
         case (let role, let message):
             execute([.error(id, GantryError(.unexpectedMessage, "\(message.kind) is not something a\(role == .admin ? "n admin" : "n agent") peer may send"), fatal: false)])
+        }
+    }
+
+    /// Job reads the store answers better than memory: jobs no longer kept in memory, and
+    /// listings (newest first, with in-memory state overlaid, which is never older).
+    private func storeAnswer(_ request: AdminRequest) -> Result<AdminResponse, GantryError>? {
+        guard let store else { return nil }
+        do {
+            switch request {
+            case .getJob(let id) where core.job(id) == nil:
+                guard let job = try store.job(id) else { return .failure(GantryError(.notFound, "job \(id) is not known to this coordinator")) }
+                return .success(.job(job))
+            case .listJobs(let filter):
+                let stored = try store.jobs(filter)
+                return .success(.jobs(stored.map { core.job($0.id) ?? $0 }))
+            default:
+                return nil
+            }
+        } catch {
+            logger.error("store read failed", metadata: ["error": "\(error)"])
+            return .failure(GantryError(.unavailable, "the store could not be read: \(error)"))
         }
     }
 
@@ -107,9 +176,47 @@ public actor Coordinator {
 
     // MARK: directives
 
+    /// Carries out directives. Changes to persist go to the group committer as one
+    /// submission; a `.durable` directive, and every outbound directive after it, waits
+    /// until that submission is on disk, so acknowledgements never run ahead of the store
+    /// and messages to a peer keep their order.
     private func execute(_ directives: [CoordinatorDirective]) {
+        var changes: [StoreChange] = []
+        for d in directives { if case .persist(let c) = d { changes.append(c) } }
+        if !changes.isEmpty, let committer { submittedSeq = committer.submit(changes) }
         for directive in directives {
             switch directive {
+            case .persist:
+                continue
+            case .notice(let notice):
+                log(notice)
+            case .durable(let inner):
+                if submittedSeq > durableSeq || !held.isEmpty {
+                    held.append((submittedSeq, inner))
+                } else {
+                    perform(inner)
+                }
+            default:
+                if held.isEmpty {
+                    perform(directive)
+                } else {
+                    held.append((held.last!.seq, directive))
+                }
+            }
+        }
+    }
+
+    /// The committer made everything through `seq` durable: release what waited for it.
+    func committed(through seq: UInt64) {
+        durableSeq = max(durableSeq, seq)
+        while let first = held.first, first.seq <= durableSeq {
+            held.removeFirst()
+            perform(first.directive)
+        }
+    }
+
+    private func perform(_ directive: CoordinatorDirective) {
+        switch directive {
             case .send(let id, let message):
                 sessions[id]?.outbox.send(WireEnvelope(.coordinator(message)))
             case .reply(let id, let requestID, let result):
@@ -122,7 +229,7 @@ public actor Coordinator {
             case .jobEvent(let id, let requestID, let event):
                 sessions[id]?.outbox.send(WireEnvelope(.jobEvent(event), requestID: requestID))
             case .error(let id, let error, let fatal):
-                guard let session = sessions[id] else { continue }
+                guard let session = sessions[id] else { return }
                 logger.info("protocol error from peer", metadata: [
                     "session": "\(id)", "peer.address": "\(session.address)", "error.code": "\(error.code.name)", "error": "\(error.message)",
                 ])
@@ -135,8 +242,11 @@ public actor Coordinator {
                 sessions[id]?.outbox.close(with: WireEnvelope(.goodbye(reason)))
             case .notice(let notice):
                 log(notice)
+            case .persist:
+                break
+            case .durable(let inner):
+                perform(inner)
             }
-        }
     }
 }
 

@@ -13,6 +13,12 @@ public struct CoordinatorOptions: Sendable {
     public var settings: CoordinatorSettings
     public var credentials: Credentials
     public var serverID: String
+    /// Where the store lives; nil runs without persistence (tests).
+    public var stateDir: String?
+    public var minFreeBytes: UInt64 = 64 << 20
+    public var retentionMs: Int64 = 7 * 86_400_000
+    /// Called (on the writer thread) when the store cannot be written; gantryd exits.
+    public var onStoreFailure: @Sendable (any Error) -> Void = { _ in }
 
     public init(
         listen: HostPort, http: HostPort, maxFrameBytes: Int = defaultMaxFrameBytes, handshakeTimeoutMs: Int64 = 5000,
@@ -54,5 +60,8 @@ public struct CoordinatorOptions: Sendable {
             listen: config.listen, http: config.http, maxFrameBytes: config.maxFrameBytes,
             handshakeTimeoutMs: config.handshakeTimeoutMs, settings: settings,
             credentials: Credentials(join: join, admin: admin, readOnly: readOnly), serverID: software)
+        self.stateDir = config.stateDir
+        self.minFreeBytes = config.minFreeBytes
+        self.retentionMs = config.retentionMs
     }
 }

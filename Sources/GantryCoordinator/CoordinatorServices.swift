@@ -2,6 +2,7 @@ import GantryModel
 public import Logging
 public import NIOCore
 import NIOHTTP1
+public import GantryStore
 public import NIOPosix
 public import ServiceLifecycle
 
@@ -14,16 +15,19 @@ public struct CoordinatorServices: Sendable {
     public let ticker: Ticker
 
     public init(
-        options: CoordinatorOptions, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        options: CoordinatorOptions, logger: Logger, store: Store? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         protocolDescriptor: CInt? = nil, httpDescriptor: CInt? = nil
     ) {
-        let coordinator = Coordinator(options: options, logger: logger)
+        let coordinator = Coordinator(options: options, logger: logger, store: store)
         self.coordinator = coordinator
         self.protocolListener = ProtocolListener(coordinator: coordinator, group: group, inheritedDescriptor: protocolDescriptor)
         self.httpListener = HTTPListener(
             host: options.http.host, port: options.http.port, inheritedDescriptor: httpDescriptor, group: group, logger: logger,
             route: { method, path in await coordinator.http(method: method, path: path) })
-        self.ticker = Ticker(coordinator: coordinator, intervalMs: min(250, options.settings.heartbeatIntervalMs / 4))
+        self.ticker = Ticker(
+            coordinator: coordinator, intervalMs: min(250, options.settings.heartbeatIntervalMs / 4),
+            retentionMs: options.retentionMs, logger: logger)
     }
 
     public var all: [any Service] { [protocolListener, httpListener, ticker] }

@@ -11,8 +11,11 @@ extension CoordinatorCore {
             return [.reply(session, requestID: requestID, .failure(e))]
         }
         let (result, extra) = handle(request, requestID: requestID, session: session, now: now)
-        guard let result else { return extra }
-        return [.reply(session, requestID: requestID, result)] + extra
+        guard let result else { return withPersistence(extra) }
+        // A change is acknowledged only once it is durable.
+        let mutating = request.requiredPermission == .admin
+        let reply = CoordinatorDirective.reply(session, requestID: requestID, result)
+        return withPersistence([mutating ? durable(reply) : reply] + extra)
     }
 
     private mutating func handle(
@@ -95,6 +98,7 @@ extension CoordinatorCore {
             jobCounts[.queued, default: 0] += 1
             jobs[id] = record
             queue.push(id, spec: spec)
+            markDirty(id)
             ids.append(id)
         }
         return (.success(.submitted(ids)), schedule(now: now))
@@ -153,6 +157,7 @@ extension CoordinatorCore {
         record.job.error = "cancelled by an admin"
         finish(&record, .cancelled, now: now)
         jobs[id] = record
+        markDirty(id)
         out += notifyWatchers(id)
         out.append(.notice(.jobFinished(id, .cancelled, model: record.job.spec.model, tenant: record.job.spec.tenant, usage: record.job.usage)))
         return (.success(.job(record.job)), out + schedule(now: now))

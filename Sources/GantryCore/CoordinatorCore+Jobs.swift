@@ -3,6 +3,10 @@ public import GantryModel
 extension CoordinatorCore {
     /// A message from a registered agent's session.
     public mutating func agentMessage(_ message: AgentMessage, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
+        withPersistence(handleAgentMessage(message, session: session, now: now))
+    }
+
+    mutating func handleAgentMessage(_ message: AgentMessage, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
         guard let id = sessionNodes[session] else {
             if case .register = message {
                 return [.error(session, GantryError(.unexpectedMessage, "Register must be handled by agentRegistered"), fatal: true)]
@@ -60,6 +64,7 @@ extension CoordinatorCore {
         if record.job.state != .cancelled { setState(&record, .running) }
         if record.job.startedAt == nil { record.job.startedAt = now }
         jobs[ref.job] = record
+        markDirty(ref.job)
         return notifyWatchers(ref.job)
     }
 
@@ -90,7 +95,7 @@ extension CoordinatorCore {
     /// An attempt's result. Applied at most once per (job, attempt); always acked, so the
     /// agent can drop it from its spool, even when it is stale or a duplicate.
     mutating func result(_ r: AttemptResult, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
-        let ack = CoordinatorDirective.send(session, .ack(r.ref))
+        let ack = durable(.send(session, .ack(r.ref)))
         guard let record = jobs[r.ref.job] else { return [ack] }
         if let attempt = record.job.attempts.first(where: { $0.number == r.ref.attempt }), attempt.state.isTerminal,
             attempt.node == id, attempt.state != .lost, attempt.state != .rejected
@@ -118,6 +123,10 @@ extension CoordinatorCore {
         }
         jobs[r.ref.job] = updated
         throughput.add(r.usage.completionTokens, now: now)
+        appendLedger(LedgerEntry(
+            job: r.ref.job, attempt: r.ref.attempt, node: id, engine: record.job.attempts[i].engine, model: record.job.spec.model,
+            tenant: record.job.spec.tenant, outcome: r.outcome, promptTokens: r.usage.promptTokens,
+            completionTokens: r.usage.completionTokens, tokensEstimated: r.usage.estimated, startedAt: r.startedAt, finishedAt: r.finishedAt))
 
         let reason: String? =
             switch r.outcome {
@@ -139,6 +148,7 @@ extension CoordinatorCore {
         let node = record.job.attempts[i].node
         if nodes[node]?.active.removeValue(forKey: ref) != nil { capacityEpoch &+= 1 }
         guard !record.job.attempts[i].state.isTerminal else { return [] }
+        markDirty(ref.job)
         record.job.attempts[i].state = state
         record.job.attempts[i].error = reason
         record.job.attempts[i].finishedAt = finishedAt ?? now

@@ -56,9 +56,10 @@ extension CoordinatorCore {
             out += endAttempt(ref, as: .lost, reason: "the agent on \(id) restarted without it", now: now)
         }
         out.append(.send(session, .registered(Registered(nodeID: id, state: nodes[id]!.state, cancel: cancel))))
+        markDirty(node: id)
         capacityEpoch &+= 1
         out += schedule(now: now)
-        return out
+        return withPersistence(out)
     }
 
     /// A heartbeat: the node is alive; engine health and host stats are refreshed.
@@ -106,7 +107,7 @@ extension CoordinatorCore {
         }
         out += expireAssignments(now: now)
         out += schedule(now: now)
-        return out
+        return withPersistence(out)
     }
 
     mutating func markLost(_ id: NodeID, silentForMs: Int64, now: Timestamp) -> [CoordinatorDirective] {
@@ -137,6 +138,7 @@ extension CoordinatorCore {
             node.draining = false
         }
         nodes[id] = node
+        markDirty(node: id)
         var out: [CoordinatorDirective] = []
         if node.state != before { out.append(.notice(.nodeStateChanged(id, node.state))) }
         if action == .uncordon {

@@ -36,7 +36,9 @@ extension CoordinatorCore {
             setState(&record, .assigned)
             jobs[id] = record
             nodes[nodeID]!.active[ref] = engine
-            out.append(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt))))
+            markDirty(id)
+            // The assignment (its attempt number is the fencing epoch) is durable before it is sent.
+            out.append(durable(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))))
             out.append(.notice(.jobPlaced(ref, node: nodeID, engine: engine)))
             out += notifyWatchers(id)
         }

@@ -30,6 +30,10 @@ public struct CoordinatorCore: Sendable {
     var blockedShapes: [JobQueue.Shape: UInt64] = [:]
 
     var watchers: [JobID: [Watcher]] = [:]
+    /// Changes not yet handed to the store (see `finish(_:)`).
+    var dirtyJobs: Set<JobID> = []
+    var dirtyNodes: Set<NodeID> = []
+    var pendingLedger: [LedgerEntry] = []
     var throughput = ThroughputMeter()
 
     struct Watcher: Hashable, Sendable {

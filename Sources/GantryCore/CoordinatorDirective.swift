@@ -2,7 +2,7 @@ public import GantryModel
 
 /// What the coordinator core asks its shell to do. The shell carries directives out in
 /// order and never decides anything itself.
-public enum CoordinatorDirective: Hashable, Sendable {
+public indirect enum CoordinatorDirective: Hashable, Sendable {
     /// Send a message to an agent session.
     case send(SessionID, CoordinatorMessage)
     /// Answer a control request.
@@ -15,6 +15,12 @@ public enum CoordinatorDirective: Hashable, Sendable {
     case close(SessionID, reason: String)
     /// Something an operator wants in the log and metrics.
     case notice(Notice)
+    /// Make this durable (group commit).
+    case persist(StoreChange)
+    /// Carry out the inner directive only once every change persisted before it is
+    /// durable: submit acknowledgements, assignments and result acks. The shell keeps
+    /// outbound messages in order behind it.
+    case durable(CoordinatorDirective)
 }
 
 /// Notable cluster events, for logs and metrics. They change nothing.

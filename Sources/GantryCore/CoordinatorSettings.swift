@@ -20,6 +20,9 @@ public struct CoordinatorSettings: Hashable, Sendable {
     public var finishedJobsInMemory: Int = 100_000
     public var weights: ScoringWeights = ScoringWeights()
     public var software: String = "gantryd"
+    /// With a store: emit `.persist` for every durable change and hold acknowledgements
+    /// until they are durable (`.durable`).
+    public var persistent = false
 
     public init() {}
 }

@@ -1,6 +1,6 @@
 /// What a host costs to own or rent. Integer micro-dollars and milliwatts keep sums exact.
-public struct CostProfile: Hashable, Sendable {
-    public enum Kind: String, Sendable { case owned, cloud }
+public struct CostProfile: Hashable, Sendable, Codable {
+    public enum Kind: String, Sendable, Codable { case owned, cloud }
 
     public var kind: Kind
     public var purchaseMicroUSD: Int64

@@ -4,7 +4,7 @@ public enum NodeState: String, Sendable, CaseIterable, Codable {
     case ready, cordoned, draining, drained, lost
 }
 
-public struct GPU: Hashable, Sendable {
+public struct GPU: Hashable, Sendable, Codable {
     public var index: Int
     public var uuid: String
     public var name: String
@@ -21,12 +21,12 @@ public struct GPU: Hashable, Sendable {
 }
 
 /// How the agent found its GPUs.
-public enum GPUSource: String, Sendable {
+public enum GPUSource: String, Sendable, Codable {
     case nvml, nvidiaSMI = "nvidia-smi", none
 }
 
 /// A host's hardware, discovered by the agent at start-up.
-public struct Inventory: Hashable, Sendable {
+public struct Inventory: Hashable, Sendable, Codable {
     public var hostname: String
     /// Logical CPUs the agent may run on (its affinity mask).
     public var cpus: Int
@@ -57,7 +57,7 @@ public enum EngineKind: String, Sendable, CaseIterable, Codable {
 }
 
 /// An engine as the agent reports it: static shape plus live slot use and health.
-public struct EngineStatus: Hashable, Sendable {
+public struct EngineStatus: Hashable, Sendable, Codable {
     public var name: String
     public var kind: EngineKind
     public var models: [String]

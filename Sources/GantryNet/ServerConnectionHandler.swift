@@ -100,7 +100,8 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
             closing = true
             deadline?.cancel()
             let buffer = WireEnvelope(.reject(r)).encode(allocator: context.channel.allocator)
-            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         case .established(let peer):
             established = true
             deadline?.cancel()
@@ -135,7 +136,8 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
         if !established { configuration.onHandshakeFailure(peerDescription(context), error) }
         let message: WireMessage = asReject ? .reject(Reject(error)) : .error(error, fatal: true)
         let buffer = WireEnvelope(message).encode(allocator: context.channel.allocator)
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in context.close(promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
         context.fireErrorCaught(error)
     }
 

@@ -79,7 +79,18 @@ struct GantryAgentCommand: AsyncParsableCommand {
             engines: settings.engines, stateDir: settings.stateDir, maxFrameBytes: settings.maxFrameBytes,
             software: "gantry-agent/\(GantryVersion.current)")
         let engines = try makeEngines(settings.engines)
-        let agent = try Agent(options: options, inventory: inventory, engines: engines, host: host, spool: MemorySpool(), logger: logger)
+        let spool: FileSpool
+        let spooled: Int
+        do {
+            spool = try FileSpool(stateDir: settings.stateDir)
+            spooled = try spool.load().count
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+        let agent = try Agent(options: options, inventory: inventory, engines: engines, host: host, spool: spool, logger: logger)
+        if spooled > 0 {
+            logger.notice("results in the spool will be re-sent until acknowledged", metadata: ["spool": "\(spool.directory)", "results": "\(spooled)"])
+        }
         logger.notice("gantry-agent starting", metadata: [
             "version": "\(GantryVersion.current)", "node.id": "\(id)", "coordinator": "\(settings.coordinator)",
             "cpus": "\(inventory.cpus)", "gpus": "\(inventory.gpus.count)", "gpu.source": "\(inventory.gpuSource.rawValue)",

@@ -4,8 +4,12 @@ import GantryConfig
 import GantryCoordinator
 import GantryLogging
 import GantryModel
+import GantryStore
 import Logging
 import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct GantryD: AsyncParsableCommand {
@@ -33,6 +37,9 @@ struct GantryD: AsyncParsableCommand {
     @Option(name: .customLong("log-format"), help: "text, json or journal.")
     var logFormat: String?
 
+    @Flag(name: .customLong("check-state"), help: "Verify the store in the state directory, print what it holds, and exit (1 if it is damaged).")
+    var checkState = false
+
     static func main() async {
         await CommandLineMain.run(Self.self, program: "gantryd", usageErrors: [ConfigError.self])
     }
@@ -51,11 +58,40 @@ struct GantryD: AsyncParsableCommand {
             throw UsageError("--log-level '\(settings.logLevel)' is not one of \(LogLevelName.valid.joined(separator: ", "))")
         }
         let format = try LogFormatChoice(flag: logFormat)
+
+        if checkState {
+            let store: Store
+            do {
+                store = try Store.open(stateDir: settings.stateDir, readOnly: true)
+            } catch {
+                throw CommandFailure(error.message)
+            }
+            let report = try store.check()
+            print(report)
+            guard report.ok else { throw CommandFailure("the store \(store.path) is damaged or from another version") }
+            return
+        }
+
         format.bootstrap(label: "gantryd", level: level)
         let logger = Logger(label: "gantryd")
 
-        let options = try CoordinatorOptions(config: settings, software: "gantryd/\(GantryVersion.current)")
-        let services = CoordinatorServices(options: options, logger: logger)
+        var options = try CoordinatorOptions(config: settings, software: "gantryd/\(GantryVersion.current)")
+        options.onStoreFailure = { error in
+            writeStderr("gantryd: error: cannot write to the store: \(error); exiting\n")
+            Glibc.exit(1)
+        }
+        let store: Store
+        do {
+            store = try Store.open(stateDir: settings.stateDir, minFreeBytes: settings.minFreeBytes)
+        } catch {
+            throw CommandFailure(error.message)
+        }
+        let services = CoordinatorServices(options: options, logger: logger, store: store)
+        do {
+            try await services.coordinator.start()
+        } catch {
+            throw CommandFailure("cannot load state from \(store.path): \(error)")
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.all.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -67,8 +103,10 @@ struct GantryD: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
+            await services.coordinator.stopStore()
             throw CommandFailure("\(error)")
         }
+        await services.coordinator.stopStore()
         logger.notice("gantryd stopped")
     }
 }

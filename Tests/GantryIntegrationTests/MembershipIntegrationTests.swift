@@ -14,8 +14,12 @@ struct MembershipIntegrationTests {
             let killedAt = Date()
             cluster.agents["node-b"]!.killHard()
             try await eventually("node-b lost", timeout: 10) { try await cluster.nodeStates()["node-b"] == "lost" }
-            let elapsed = Date().timeIntervalSince(killedAt)
+            // When gantryd decided, from its own log line (polling adds process start-up time).
+            let stamp = try await cluster.gantryd.awaitLog(#"(\S+) warning node lost node.id=node-b"#)
+            let lostAt = try Date(stamp, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+            let elapsed = lostAt.timeIntervalSince(killedAt)
             #expect(elapsed <= Double(cluster.ttlMs) / 1000 + 1, "lost after \(elapsed)s")
+            #expect(elapsed >= Double(cluster.ttlMs) / 1000 - 0.5, "lost too early, after \(elapsed)s")
             #expect(try await cluster.nodeStates()["node-a"] == "ready")
 
             // Restarted under the same id, it is ready again.

@@ -4,9 +4,10 @@ import Testing
 /// A local cluster of the shipped binaries on loopback: one gantryd, any number of agents.
 final class Cluster: @unchecked Sendable {
     let scratch: Scratch
-    let gantryd: Daemon
-    let port: Int
-    let httpPort: Int
+    var gantryd: Daemon
+    var port: Int
+    var httpPort: Int
+    private var gantrydRuns = 0
     var agents: [String: Daemon] = [:]
     let ttlMs: Int
 
@@ -15,17 +16,22 @@ final class Cluster: @unchecked Sendable {
         var ttlMs = 2000
         var handshakeTimeoutMs = 5000
         var extra = ""
+        /// A fixed protocol port, so agents find a restarted gantryd.
+        var listenPort = 0
     }
 
-    init(_ options: Options = Options()) async throws {
+    init(_ options: Options = Options(), stateDir: String? = nil, minFreeBytes: Int = 1 << 20) async throws {
         let scratch = try Scratch()
         self.scratch = scratch
+        let stateDir = stateDir ?? scratch.path + "/state"
+        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
         self.ttlMs = options.ttlMs
         let config = try scratch.write("gantryd.toml", """
             [server]
-            listen = "127.0.0.1:0"
+            listen = "127.0.0.1:\(options.listenPort)"
             http = "127.0.0.1:0"
-            state_dir = "\(scratch.path)/state"
+            state_dir = "\(stateDir)"
+            min_free_bytes = \(minFreeBytes)
             [auth]
             join_token_file = "\(scratch.file("join.token"))"
             admin_token_file = "\(scratch.file("admin.token"))"
@@ -36,13 +42,26 @@ final class Cluster: @unchecked Sendable {
             handshake_timeout_ms = \(options.handshakeTimeoutMs)
             \(options.extra)
             """)
-        gantryd = try Daemon(Binaries.path("gantryd"), ["--config", config, "--log-level", "debug"], name: "gantryd", logDirectory: scratch.url)
-        guard let p = Int(try await gantryd.awaitLog(#"protocol listener ready listen=127\.0\.0\.1:(\d+)"#)),
-            let h = Int(try await gantryd.awaitLog(#"HTTP listener ready http=127\.0\.0\.1:(\d+)"#))
-        else { throw TestFailure("no port in gantryd's log") }
-        port = p
-        httpPort = h
+        (gantryd, port, httpPort) = try await Self.launchGantryd(config: config, scratch: scratch, run: 0)
     }
+
+    static func launchGantryd(config: String, scratch: Scratch, run: Int) async throws -> (Daemon, Int, Int) {
+        let d = try Daemon(Binaries.path("gantryd"), ["--config", config, "--log-level", "debug"], name: run == 0 ? "gantryd" : "gantryd-\(run)", logDirectory: scratch.url)
+        guard let p = Int(try await d.awaitLog(#"protocol listener ready listen=127\.0\.0\.1:(\d+)"#)),
+            let h = Int(try await d.awaitLog(#"HTTP listener ready http=127\.0\.0\.1:(\d+)"#))
+        else { throw TestFailure("no port in gantryd's log") }
+        return (d, p, h)
+    }
+
+    /// kill -9 gantryd, then start it again on the same state and port.
+    func crashAndRestartGantryd() async throws {
+        gantryd.killHard()
+        gantrydRuns += 1
+        previousGantryds.append(gantryd)
+        (gantryd, port, httpPort) = try await Self.launchGantryd(config: scratch.file("gantryd.toml"), scratch: scratch, run: gantrydRuns)
+    }
+
+    var previousGantryds: [Daemon] = []
 
     var address: String { "127.0.0.1:\(port)" }
 
@@ -60,6 +79,7 @@ final class Cluster: @unchecked Sendable {
             \(cost)
             \(engines)
             """)
+        try FileManager.default.createDirectory(atPath: "\(scratch.path)/\(id)", withIntermediateDirectories: true)
         let agent = try Daemon(Binaries.path("gantry-agent"), ["--config", config, "--log-level", "debug"], name: id, logDirectory: scratch.url)
         agents[id] = agent
         return agent
@@ -109,6 +129,6 @@ final class Cluster: @unchecked Sendable {
 
     /// Everything the daemons logged, for failure messages.
     var logs: String {
-        ([gantryd] + agents.values).map { "== \($0.name)\n\($0.output.suffix(4000))" }.joined(separator: "\n")
+        (previousGantryds + [gantryd] + agents.values).map { "== \($0.name)\n\($0.output.suffix(4000))" }.joined(separator: "\n")
     }
 }

@@ -141,14 +141,20 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
     return CommandResult(status: p.terminationStatus, stdout: String(decoding: await o, as: UTF8.self), stderr: String(decoding: await e, as: UTF8.self))
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+/// Polls `condition` every 50 ms until it holds or `timeout` passes. An error counts as
+/// "not yet"; the last one is reported if time runs out.
 func eventually(_ what: String, timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(timeout)
+    var lastError: (any Error)?
     while Date() < deadline {
-        if try await condition() { return }
+        do {
+            if try await condition() { return }
+        } catch {
+            lastError = error
+        }
         try await Task.sleep(for: .milliseconds(50))
     }
-    throw TestFailure("timed out after \(timeout)s waiting for: \(what)")
+    throw TestFailure("timed out after \(timeout)s waiting for: \(what)" + (lastError.map { " (last error: \($0))" } ?? ""))
 }
 
 import AsyncHTTPClient

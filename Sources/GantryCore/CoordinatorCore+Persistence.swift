@@ -1,0 +1,99 @@
+public import GantryModel
+
+extension CoordinatorCore {
+    /// Records that a job changed in a way that must survive a restart.
+    mutating func markDirty(_ id: JobID) {
+        guard settings.persistent else { return }
+        dirtyJobs.insert(id)
+    }
+
+    mutating func markDirty(node id: NodeID) {
+        guard settings.persistent else { return }
+        dirtyNodes.insert(id)
+    }
+
+    mutating func appendLedger(_ entry: LedgerEntry) {
+        guard settings.persistent else { return }
+        pendingLedger.append(entry)
+    }
+
+    /// Wraps a directive that must wait for durability (when there is a store).
+    func durable(_ d: CoordinatorDirective) -> CoordinatorDirective {
+        settings.persistent ? .durable(d) : d
+    }
+
+    /// Ends a public event: appends the changes it made, as `.persist` directives.
+    mutating func withPersistence(_ out: [CoordinatorDirective]) -> [CoordinatorDirective] {
+        guard settings.persistent, !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty) else { return out }
+        var all = out
+        all.reserveCapacity(out.count + dirtyJobs.count + dirtyNodes.count + pendingLedger.count)
+        for id in dirtyNodes.sorted() {
+            if let node = nodes[id] { all.append(.persist(.node(node.persisted))) }
+        }
+        for id in dirtyJobs.sorted() {
+            if let record = jobs[id] { all.append(.persist(.job(record.job))) }
+        }
+        for entry in pendingLedger { all.append(.persist(.ledger(entry))) }
+        dirtyJobs.removeAll(keepingCapacity: true)
+        dirtyNodes.removeAll(keepingCapacity: true)
+        pendingLedger.removeAll(keepingCapacity: true)
+        return all
+    }
+
+    /// Rebuilds state after a restart from what the store holds: queued jobs go back in
+    /// the queue; assigned and running attempts stay on their nodes, which are
+    /// disconnected until their agents come back — within `ttl`, or the attempts are
+    /// retried. Terminal jobs are kept for `jobs get/ls`.
+    public mutating func restore(jobs restored: [Job], nodes persisted: [PersistedNode], now: Timestamp) {
+        for p in persisted {
+            let record = NodeRecord(persisted: p, now: now)
+            nodes[p.id] = record
+            index(record)
+        }
+        var maxID = idGenerator.last
+        for job in restored.sorted(by: { $0.id < $1.id }) {
+            maxID = max(maxID, job.id)
+            var record = JobRecord(job)
+            jobCounts[job.state, default: 0] += 1
+            switch job.state {
+            case .queued:
+                queue.push(job.id, spec: job.spec)
+            case .assigned, .running, .cancelled:
+                if let attempt = job.currentAttempt, !attempt.state.isTerminal {
+                    if nodes[attempt.node] != nil {
+                        nodes[attempt.node]!.active[AttemptRef(job: job.id, attempt: attempt.number)] = attempt.engine
+                    } else if job.state != .cancelled {
+                        // The node is unknown: nothing will report this attempt; retry it.
+                        record.job.attempts[record.job.attempts.count - 1].state = .lost
+                        record.job.attempts[record.job.attempts.count - 1].error = "node \(attempt.node) was unknown after a coordinator restart"
+                        jobCounts[job.state, default: 0] -= 1
+                        jobCounts[.queued, default: 0] += 1
+                        record.job.state = .queued
+                        queue.push(job.id, spec: job.spec, retry: true)
+                    }
+                }
+                if job.state == .cancelled { finishedOrder.append(job.id) }
+            case .succeeded, .failed:
+                finishedOrder.append(job.id)
+            }
+            jobs[job.id] = record
+        }
+        idGenerator = JobIDGenerator(after: maxID)
+        capacityEpoch &+= 1
+    }
+}
+
+extension NodeRecord {
+    init(persisted p: PersistedNode, now: Timestamp) {
+        self.init(
+            registration: Registration(nodeID: p.id, labels: p.labels, inventory: p.inventory, engines: p.engines, cost: p.cost),
+            session: SessionID(0), address: "", now: now)
+        self.session = nil
+        self.cordoned = p.cordoned
+        self.draining = p.draining
+    }
+
+    var persisted: PersistedNode {
+        PersistedNode(id: id, labels: labels, inventory: inventory, engines: engines, cost: cost, cordoned: cordoned, draining: draining, lastSeen: lastHeartbeat)
+    }
+}

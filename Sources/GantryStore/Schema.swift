@@ -1,0 +1,87 @@
+import GRDB
+
+/// The store's schema and its migrations. Each migration is applied once, in order, in a
+/// transaction; GRDB records them in `grdb_migrations`.
+enum Schema {
+    static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
+        ("v1", v1),
+    ]
+
+    static var current: String { migrations.last!.0 }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        for (name, body) in migrations { m.registerMigration(name, migrate: body) }
+        return m
+    }
+
+    /// Jobs, attempts, nodes and the usage ledger.
+    static func v1(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE jobs (
+                id INTEGER PRIMARY KEY,
+                state TEXT NOT NULL,
+                model TEXT NOT NULL,
+                prompt TEXT,
+                max_tokens INTEGER NOT NULL,
+                priority INTEGER NOT NULL,
+                tenant TEXT NOT NULL,
+                constraints TEXT NOT NULL,
+                temperature REAL,
+                seed INTEGER,
+                timeout_ms INTEGER NOT NULL,
+                submitted_at INTEGER NOT NULL,
+                started_at INTEGER,
+                first_token_at INTEGER,
+                finished_at INTEGER,
+                output TEXT,
+                prompt_tokens INTEGER NOT NULL,
+                completion_tokens INTEGER NOT NULL,
+                tokens_estimated INTEGER NOT NULL,
+                simulated INTEGER NOT NULL,
+                error TEXT,
+                pruned INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX jobs_unfinished ON jobs(state) WHERE state IN ('queued', 'assigned', 'running');
+            CREATE INDEX jobs_finished_at ON jobs(finished_at);
+            CREATE TABLE attempts (
+                job_id INTEGER NOT NULL,
+                number INTEGER NOT NULL,
+                node TEXT NOT NULL,
+                engine TEXT NOT NULL,
+                state TEXT NOT NULL,
+                error TEXT,
+                assigned_at INTEGER NOT NULL,
+                started_at INTEGER,
+                finished_at INTEGER,
+                PRIMARY KEY (job_id, number)
+            ) WITHOUT ROWID;
+            CREATE TABLE nodes (
+                id TEXT PRIMARY KEY,
+                labels TEXT NOT NULL,
+                inventory TEXT NOT NULL,
+                engines TEXT NOT NULL,
+                cost TEXT NOT NULL,
+                cordoned INTEGER NOT NULL,
+                draining INTEGER NOT NULL,
+                last_seen INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE TABLE ledger (
+                job_id INTEGER NOT NULL,
+                attempt INTEGER NOT NULL,
+                node TEXT NOT NULL,
+                engine TEXT NOT NULL,
+                model TEXT NOT NULL,
+                tenant TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                prompt_tokens INTEGER NOT NULL,
+                completion_tokens INTEGER NOT NULL,
+                tokens_estimated INTEGER NOT NULL,
+                started_at INTEGER NOT NULL,
+                finished_at INTEGER NOT NULL,
+                PRIMARY KEY (job_id, attempt)
+            ) WITHOUT ROWID;
+            CREATE INDEX ledger_finished_at ON ledger(finished_at);
+            """)
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import GRDB
+import GantryConfig
+import GantryControl
+import GantryModel
+import GantryStore
+import GantryWire
+import Testing
+
+@Suite("Durability across kill -9 (shipped binaries)", .serialized)
+struct CrashTests {
+    /// Reads the store file directly once gantryd has stopped.
+    struct Audit {
+        var jobs: [Int64: (state: String, completion: Int)] = [:]
+        var succeededAttempts: [Int64: Int] = [:]
+        var completedAttempts: Set<String> = []
+        var ledger: [String: Int] = [:]
+        var ledgerCompletionTokens = 0
+
+        init(stateDir: String) throws {
+            let db = try DatabaseQueue(path: stateDir + "/" + Store.fileName)
+            try db.read { db in
+                for row in try Row.fetchAll(db, sql: "SELECT id, state, completion_tokens FROM jobs") {
+                    jobs[row["id"]] = (row["state"], row["completion_tokens"])
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT job_id, number, state FROM attempts") {
+                    let state: String = row["state"]
+                    if state == "succeeded" { succeededAttempts[row["job_id"], default: 0] += 1 }
+                    if ["succeeded", "failed", "cancelled"].contains(state) {
+                        completedAttempts.insert("\(row["job_id"] as Int64)#\(row["number"] as Int64)")
+                    }
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT job_id, attempt, completion_tokens, outcome FROM ledger") {
+                    ledger["\(row["job_id"] as Int64)#\(row["attempt"] as Int64)", default: 0] += 1
+                    if (row["outcome"] as String) == "succeeded" { ledgerCompletionTokens += row["completion_tokens"] }
+                }
+            }
+        }
+    }
+
+    @Test("kill -9 gantryd three times during 2,000 submits: every acknowledged job succeeds exactly once, the ledger has one row per completed attempt, tokens add up")
+    func coordinatorCrash() async throws {
+        let port = try freePort()
+        let cluster = try await Cluster(Cluster.Options(intervalMs: 200, ttlMs: 5000, listenPort: port))
+        for id in ["a", "b", "c"] { try cluster.startAgent(id, engines: Cluster.simEngine(slots: 16, ttftMs: 1, tokensPerSecond: 4000)) }
+        let token = Secret(try String(contentsOfFile: cluster.scratch.file("admin.token"), encoding: .utf8))!
+        let address = HostPort(host: "127.0.0.1", port: port)
+        let acked = AckedIDs()
+        let total = 2000
+        do {
+            try await eventually("3 ready") { try await cluster.nodeStates().values.filter { $0 == "ready" }.count == 3 }
+            // The client: batches of 20, retrying (as new jobs) whatever was not acknowledged.
+            let client = Task {
+                while acked.count < total {
+                    do {
+                        try await ControlClient.withConnection(to: address, token: token, timeoutMs: 2000) { c in
+                            while acked.count < total {
+                                let n = min(20, total - acked.count)
+                                let specs = (0..<n).map { JobSpec(model: "sim-8b", prompt: "crash test \($0)", maxTokens: 8 + $0 % 5) }
+                                guard case .submitted(let ids) = try await c.request(.submit(specs)) else { throw TestFailure("bad answer") }
+                                acked.add(ids, tokens: specs.map(\.maxTokens))
+                            }
+                        }
+                    } catch {
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            }
+            // The killer: three kill -9s at random points while submits are in flight.
+            var rng = SystemRandomNumberGenerator()
+            for round in 1...3 {
+                let target = total * round / 4 + Int.random(in: -150...150, using: &rng)
+                try await eventually("\(target) acknowledged", timeout: 120) { acked.count >= target }
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...40, using: &rng)))
+                try await cluster.crashAndRestartGantryd()
+            }
+            _ = await client.value
+            // Everything acknowledged runs to completion.
+            try await eventually("all acknowledged jobs succeeded", timeout: 120) {
+                let queued = try await cluster.ctlJSON(["status"])["jobs"] as? [String: Int] ?? [:]
+                return (queued["queued"] ?? 0) + (queued["assigned"] ?? 0) + (queued["running"] ?? 0) == 0
+            }
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+
+        let audit = try Audit(stateDir: cluster.scratch.path + "/state")
+        let ids = acked.ids
+        #expect(ids.count == total)
+        #expect(Set(ids).count == ids.count, "job ids repeated")
+        var missing = 0, notSucceeded = 0, notOnce = 0
+        var expectedTokens = 0
+        for (id, tokens) in zip(ids, acked.tokens) {
+            let key = Int64(bitPattern: id.rawValue)
+            guard let job = audit.jobs[key] else { missing += 1; continue }
+            if job.state != "succeeded" { notSucceeded += 1 }
+            if audit.succeededAttempts[key] != 1 { notOnce += 1 }
+            #expect(job.completion == tokens)
+            expectedTokens += tokens
+        }
+        #expect(missing == 0, "acknowledged jobs missing from the store")
+        #expect(notSucceeded == 0)
+        #expect(notOnce == 0, "jobs without exactly one succeeded attempt")
+        // One ledger row per completed attempt, no more, no fewer.
+        #expect(Set(audit.ledger.keys) == audit.completedAttempts)
+        #expect(audit.ledger.values.allSatisfy { $0 == 1 })
+        // Token totals: ledger = jobs (all succeeded jobs, acknowledged or not).
+        let jobTokens = audit.jobs.values.filter { $0.state == "succeeded" }.reduce(0) { $0 + $1.completion }
+        #expect(audit.ledgerCompletionTokens == jobTokens)
+        #expect(jobTokens >= expectedTokens)
+    }
+
+    @Test("kill -9 an agent mid-job and restart it: its spooled results are delivered once, the jobs it lost are rerun")
+    func agentCrash() async throws {
+        let cluster = try await Cluster(Cluster.Options(intervalMs: 200, ttlMs: 30_000))
+        try cluster.startAgent("a", engines: Cluster.simEngine(slots: 16, ttftMs: 5, tokensPerSecond: 100))
+        do {
+            try await eventually("a ready") { try await cluster.nodeStates()["a"] == "ready" }
+            // 8 short jobs (done in ~0.6 s) and 8 long ones (~3 s).
+            var lines: [String] = []
+            for i in 0..<8 { lines.append("{\"prompt\": \"short \(i)\", \"max_tokens\": 60}") }
+            for i in 0..<8 { lines.append("{\"prompt\": \"long \(i)\", \"max_tokens\": 300}") }
+            let file = try cluster.scratch.write("p.jsonl", lines.joined(separator: "\n"))
+            let ids = try await cluster.ctl(["submit", "--model", "sim-8b", "--file", file]).stdout.split(separator: "\n").map(String.init)
+            #expect(ids.count == 16)
+            try await eventually("all running") {
+                let jobs = try await cluster.ctlJSON(["status"])["jobs"] as? [String: Any] ?? [:]
+                return (jobs["running"] as? Int) == 16
+            }
+            // Freeze gantryd: the short jobs finish, their results are spooled but not acked.
+            cluster.gantryd.signal(SIGSTOP)
+            let spool = cluster.scratch.path + "/a/spool"
+            try await eventually("8 results spooled") {
+                (try FileManager.default.contentsOfDirectory(atPath: spool)).filter { $0.hasSuffix(".result") }.count == 8
+            }
+            cluster.agents["a"]!.killHard()
+            cluster.gantryd.signal(SIGCONT)
+            try cluster.startAgent("a", engines: Cluster.simEngine(slots: 16, ttftMs: 5, tokensPerSecond: 1000))
+            _ = try await cluster.agents["a"]!.awaitLog(#"results in the spool will be re-sent .*results=8"#)
+            try await eventually("all succeeded", timeout: 30) {
+                var done = 0
+                for id in ids where try await cluster.ctlJSON(["jobs", "get", id])["state"] as? String == "succeeded" { done += 1 }
+                return done == 16
+            }
+            try await eventually("spool empty") {
+                (try FileManager.default.contentsOfDirectory(atPath: spool)).filter { $0.hasSuffix(".result") }.isEmpty
+            }
+            for (i, id) in ids.enumerated() {
+                let job = try await cluster.ctlJSON(["jobs", "get", id])
+                let history = (job["attempt_history"] as? [[String: Any]] ?? []).map { $0["state"] as? String ?? "" }
+                if i < 8 {
+                    // Delivered from the spool: the first attempt's result, applied once.
+                    #expect(history == ["succeeded"], "short job \(i): \(history)")
+                } else {
+                    // Lost with the agent, rerun.
+                    #expect(history == ["lost", "succeeded"], "long job \(i): \(history)")
+                }
+                #expect(job["completion_tokens"] as? Int == (i < 8 ? 60 : 300))
+            }
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        cluster.gantryd.signal(SIGCONT)
+        await cluster.stop()
+        let audit = try Audit(stateDir: cluster.scratch.path + "/state")
+        #expect(Set(audit.ledger.keys) == audit.completedAttempts)
+        #expect(audit.ledger.values.allSatisfy { $0 == 1 })
+        #expect(audit.ledger.count == 16)
+    }
+}
+
+/// Ids the coordinator acknowledged, with the tokens each asked for.
+final class AckedIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [JobID] = []
+    private var tokenList: [Int] = []
+    func add(_ ids: [JobID], tokens: [Int]) {
+        lock.lock()
+        list += ids
+        tokenList += tokens
+        lock.unlock()
+    }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return list.count }
+    var ids: [JobID] { lock.lock(); defer { lock.unlock() }; return list }
+    var tokens: [Int] { lock.lock(); defer { lock.unlock() }; return tokenList }
+}

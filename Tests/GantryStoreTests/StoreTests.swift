@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import GantryCore
+import GantryModel
+import GantryStore
+import Testing
+
+/// A fresh state directory per test.
+final class StateDir: @unchecked Sendable {
+    let path: String
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-store-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func sampleJob(_ n: UInt64, state: JobState = .queued, node: String? = nil) -> Job {
+    var job = Job(
+        id: JobID(rawValue: 1_000_000 + n),
+        spec: JobSpec(model: "m", prompt: "prompt \(n)", maxTokens: 16, priority: 2, tenant: "t", constraints: ["pool": "h200"], temperature: 0.5, seed: 7),
+        submittedAt: Timestamp(unixMillis: 1_764_000_000_000))
+    job.state = state
+    if let node {
+        job.attempts = [Attempt(number: 1, node: NodeID(node)!, engine: "e", state: state == .succeeded ? .succeeded : .running, assignedAt: job.submittedAt)]
+    }
+    return job
+}
+
+@Suite("Store")
+struct StoreTests {
+    @Test("an empty file is migrated to the current schema; reopening applies nothing twice")
+    func migrateEmpty() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        #expect(try store.appliedMigrations() == ["v1"])
+        let again = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        #expect(try again.appliedMigrations() == ["v1"])
+        #expect(try again.check().ok)
+    }
+
+    @Test("a schema written by a newer gantryd is refused, naming it")
+    func newerSchema() throws {
+        let dir = try StateDir()
+        _ = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        let db = try DatabaseQueue(path: dir.path + "/" + Store.fileName)
+        try db.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99')") }
+        do {
+            _ = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+            Issue.record("opened")
+        } catch {
+            #expect(error.message.contains("'v99'"))
+            #expect(error.message.contains("newer version"))
+        }
+    }
+
+    @Test("jobs, attempts, nodes and ledger rows round-trip; versions of one job coalesce; ledger rows are written once")
+    func roundTrip() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        var job = sampleJob(1)
+        let queued = job
+        job.state = .running
+        job.attempts = [Attempt(number: 1, node: NodeID("n1")!, engine: "e", state: .running, assignedAt: job.submittedAt, startedAt: job.submittedAt + 5)]
+        let node = PersistedNode(
+            id: NodeID("n1")!, labels: ["pool": "h200"], inventory: Inventory(hostname: "h", cpus: 4, gpus: [GPU(index: 0, uuid: "u", name: "H200", memoryBytes: 1)]),
+            engines: [EngineStatus(name: "e", kind: .sim, models: ["m"], slots: 2)], cost: CostProfile(kind: .cloud, cloudMicroUSDPerHour: 5),
+            cordoned: true, draining: false, lastSeen: Timestamp(unixMillis: 9))
+        let entry = LedgerEntry(
+            job: job.id, attempt: 1, node: NodeID("n1")!, engine: "e", model: "m", tenant: "t", outcome: .succeeded,
+            promptTokens: 3, completionTokens: 16, tokensEstimated: false, startedAt: Timestamp(unixMillis: 1), finishedAt: Timestamp(unixMillis: 2))
+        try store.apply([.job(queued), .node(node), .job(job), .ledger(entry)])
+        try store.apply([.ledger(entry)])  // a replay
+        let (jobs, nodes) = try store.loadForRestore(finishedLimit: 10)
+        #expect(jobs == [job])
+        #expect(nodes == [node])
+        #expect(try store.ledger() == [entry])
+        #expect(try store.job(job.id) == job)
+    }
+
+    @Test("restore loads every unfinished job and only the newest finished ones")
+    func restoreLimits() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        try store.apply((0..<20).map { .job(sampleJob($0, state: $0 < 5 ? .queued : .succeeded)) })
+        let (jobs, _) = try store.loadForRestore(finishedLimit: 3)
+        #expect(jobs.filter { $0.state == .queued }.count == 5)
+        #expect(jobs.filter { $0.state == .succeeded }.map { $0.id.rawValue } == [1_000_019, 1_000_018, 1_000_017])
+    }
+
+    @Test("listing filters by state, tenant and node, newest first")
+    func listing() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        try store.apply([.job(sampleJob(1, state: .succeeded, node: "a")), .job(sampleJob(2, state: .running, node: "b")), .job(sampleJob(3))])
+        #expect(try store.jobs(JobFilter()).map(\.id.rawValue) == [1_000_003, 1_000_002, 1_000_001])
+        #expect(try store.jobs(JobFilter(state: .running)).count == 1)
+        #expect(try store.jobs(JobFilter(node: NodeID("a"))).map(\.id.rawValue) == [1_000_001])
+        #expect(try store.jobs(JobFilter(tenant: "nobody")).isEmpty)
+        #expect(try store.jobs(JobFilter(limit: 1)).count == 1)
+    }
+
+    @Test("pruning drops prompts and outputs of old finished jobs, keeping the job and the ledger")
+    func prune() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        var old = sampleJob(1, state: .succeeded)
+        old.output = "old text"
+        old.finishedAt = Timestamp(unixMillis: 1000)
+        var recent = sampleJob(2, state: .succeeded)
+        recent.output = "new text"
+        recent.finishedAt = Timestamp(unixMillis: 5000)
+        try store.apply([.job(old), .job(recent)])
+        #expect(try store.pruneOutputs(finishedBefore: Timestamp(unixMillis: 2000)) == 1)
+        #expect(try store.job(old.id)?.output == "")
+        #expect(try store.job(old.id)?.spec.prompt == "")
+        #expect(try store.job(recent.id)?.output == "new text")
+        #expect(try store.pruneOutputs(finishedBefore: Timestamp(unixMillis: 2000)) == 0)
+    }
+
+    @Test("group commit: many submissions become few transactions, all durable, acknowledged in order")
+    func groupCommit() async throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        let committed = Recorder()
+        let committer = GroupCommitter(store: store, onCommit: { committed.add($0) }, onFailure: { Issue.record("\($0)") })
+        committer.start()
+        let submissions = 2000
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<4 {
+                group.addTask {
+                    for i in 0..<(submissions / 4) {
+                        committer.submit([.job(sampleJob(UInt64(t * 100_000 + i)))])
+                    }
+                }
+            }
+        }
+        committer.stop()
+        let seen = committed.values
+        #expect(seen.last == UInt64(submissions))
+        #expect(seen == seen.sorted())
+        #expect(committer.transactions < submissions / 2, "\(committer.transactions) transactions")
+        #expect(committer.largestBatch > 1)
+        #expect(try store.count("jobs") == submissions)
+    }
+
+    @Test("a failed write is reported and nothing after it is acknowledged")
+    func writeFailure() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        let committed = Recorder()
+        let failures = Recorder()
+        let committer = GroupCommitter(store: store, onCommit: { committed.add($0) }, onFailure: { _ in failures.add(1) })
+        var bad = sampleJob(1)
+        bad.attempts = [Attempt(number: 1, node: NodeID("n")!, engine: "e", assignedAt: .zero)]
+        // Make the attempts table refuse writes.
+        let db = try DatabaseQueue(path: dir.path + "/" + Store.fileName)
+        try db.write { try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON attempts BEGIN SELECT RAISE(ABORT, 'disk says no'); END") }
+        committer.start()
+        committer.submit([.job(bad)])
+        committer.submit([.job(sampleJob(2))])
+        committer.stop()
+        #expect(failures.values == [1])
+        #expect(committed.values.isEmpty)
+    }
+}
+
+final class Recorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [UInt64] = []
+    func add(_ v: UInt64) { lock.lock(); items.append(v); lock.unlock() }
+    var values: [UInt64] { lock.lock(); defer { lock.unlock() }; return items }
+}
