@@ -41,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", exact: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system.git", exact: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
     ],
     targets: [
         // MARK: core (pure: no I/O, no clock, no NIO/protobuf/SQLite)
@@ -51,8 +53,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GantryAccounting",
+            dependencies: ["GantryModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GantryCore",
-            dependencies: ["GantryModel", "GantryPlacement", collections],
+            dependencies: ["GantryModel", "GantryPlacement", "GantryAccounting", collections],
             swiftSettings: swiftSettings
         ),
 
@@ -75,13 +82,14 @@ let package = Package(
         ),
         .target(
             name: "GantryStore",
-            dependencies: ["GantryModel", "GantryCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["GantryModel", "GantryCore", "GantryAccounting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "GantryHost",
             dependencies: [
                 "GantryModel", logging,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -105,8 +113,9 @@ let package = Package(
         .target(
             name: "GantryCoordinator",
             dependencies: [
-                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet", "GantryStore",
+                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet", "GantryStore", "GantryAccounting",
                 nio, nioPosix, logging, collections,
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -115,7 +124,7 @@ let package = Package(
         .target(
             name: "GantryAgent",
             dependencies: [
-                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryHost", "GantryNet",
+                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryHost", "GantryNet", "GantryAccounting",
                 nio, nioPosix, logging,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -141,6 +150,8 @@ let package = Package(
             name: "gantryd",
             dependencies: [
                 "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", logging,
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -167,7 +178,7 @@ let package = Package(
         // MARK: tests
         .testTarget(
             name: "GantryCoreTests",
-            dependencies: ["GantryModel", "GantryPlacement", "GantryCore"],
+            dependencies: ["GantryModel", "GantryPlacement", "GantryCore", "GantryAccounting"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import GantryCore
 public import GantryHost
 public import GantryModel
 public import Logging
+import GantryAccounting
 import GantryNet
 import GantryWire
 
@@ -17,6 +18,9 @@ public actor Agent {
     let logger: Logger
     private var tasks: [AttemptRef: Task<Void, Never>] = [:]
     private var outbox: Outbox?
+    /// Splits the host's energy among running attempts and idle time.
+    private var energy: EnergyMeter
+    let counters: EnergyCounters
 
     public init(options: AgentOptions, inventory: Inventory, engines: [any Engine], host: HostProbe, spool: any ResultSpool, logger: Logger) throws {
         self.options = options
@@ -34,6 +38,11 @@ public actor Agent {
             software: options.software)
         core.restore(spooled: try spool.load())
         self.core = core
+        let counters = EnergyCounters(probe: host)
+        self.counters = counters
+        self.energy = EnergyMeter(
+            slots: options.engines.reduce(0) { $0 + $1.slots }, idleMilliwatts: options.cost.idleMilliwatts,
+            busyMilliwatts: options.cost.busyMilliwatts, now: WallClock.now(), counter: counters.read())
     }
 
     // MARK: connection events
@@ -73,7 +82,11 @@ public actor Agent {
     func heartbeat(force: Bool = false) async {
         let now = WallClock.now()
         guard force || core.heartbeatDue(now: now), core.connected else { return }
-        let stats = await host.stats(source: gpuSource)
+        var stats = await host.stats(source: gpuSource)
+        energy.advance(now: WallClock.now(), counter: counters.read())
+        stats.totalEnergyMillijoules = energy.totalMillijoules
+        stats.idleEnergyMillijoules = energy.idleMillijoules
+        stats.energyMeasured = energy.measured
         execute(core.heartbeat(stats: stats, now: WallClock.now()))
     }
 
@@ -103,6 +116,10 @@ public actor Agent {
 
     private func finished(_ result: AttemptResult) {
         tasks[result.ref] = nil
+        var result = result
+        let (mj, measured) = energy.end(result.ref, now: WallClock.now(), counter: counters.read())
+        result.energyMillijoules = mj
+        result.energyMeasured = measured
         execute(core.finished(result))
     }
 
@@ -140,6 +157,7 @@ public actor Agent {
             "job.id": "\(assignment.ref.job)", "job.attempt": "\(assignment.ref.attempt)", "engine": "\(assignment.engine)",
             "job.model": "\(assignment.spec.model)",
         ])
+        energy.start(assignment.ref, now: WallClock.now(), counter: counters.read())
         tasks[assignment.ref] = Task {
             let result = await engine.run(assignment) { [weak self] p in await self?.progress(p) }
             self.finished(result)

@@ -87,7 +87,7 @@ public struct AgentConfig: Hashable, Sendable {
         try top.rejectUnknownKeys(known: ["coordinator", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "log", "labels", "cost", "engine"])
     }
 
-    static func cost(_ t: inout TableReader) throws(ConfigError) -> CostProfile {
+    static func cost(_ t: inout TableReader, extraKeys: [String] = []) throws(ConfigError) -> CostProfile {
         let kindName = try t.string("kind") ?? "owned"
         func micro(_ dollars: Double) -> Int64 { Int64((dollars * 1_000_000).rounded()) }
         var c = CostProfile()
@@ -112,7 +112,7 @@ public struct AgentConfig: Hashable, Sendable {
             try t.rejectUnknownKeys(known: [
                 "kind", "purchase_usd", "residual_usd", "lifetime_years", "overhead_usd_per_hour",
                 "electricity_usd_per_kwh", "pue", "idle_watts", "busy_watts",
-            ])
+            ] + extraKeys)
         case "cloud":
             c.kind = .cloud
             guard let perHour = try t.number("usd_per_hour", in: 0...1e6) else {
@@ -121,7 +121,7 @@ public struct AgentConfig: Hashable, Sendable {
             c.cloudMicroUSDPerHour = micro(perHour)
             c.idleMilliwatts = Int64(((try t.number("idle_watts", in: 0...1e6) ?? 0) * 1000).rounded())
             c.busyMilliwatts = Int64(((try t.number("busy_watts", in: 0...1e6) ?? 0) * 1000).rounded())
-            try t.rejectUnknownKeys(known: ["kind", "usd_per_hour", "idle_watts", "busy_watts"])
+            try t.rejectUnknownKeys(known: ["kind", "usd_per_hour", "idle_watts", "busy_watts"] + extraKeys)
         default:
             throw t.fail("kind", "'\(kindName)' is not a cost kind (owned or cloud)")
         }

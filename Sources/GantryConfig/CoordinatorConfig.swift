@@ -34,6 +34,10 @@ public struct CoordinatorConfig: Hashable, Sendable {
 
     public var logLevel = "info"
 
+    /// Cost profiles that replace what agents report: `[[cost_override]]` with `node = "id"`
+    /// or `label = "key=value"`, and the agent's `[cost]` keys.
+    public var costOverrides: [CostOverrideConfig] = []
+
     public init() {}
 
     public static let defaultPath = "/etc/gantry/gantryd.toml"
@@ -100,10 +104,37 @@ public struct CoordinatorConfig: Hashable, Sendable {
                 throw t.fail("level", "'\(logLevel)' is not a log level (\(LogLevelName.valid.joined(separator: ", ")))")
             }
         }
-        try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "log"])
+        for var t in try top.tables("cost_override") {
+            let node = try t.string("node")
+            let label = try t.string("label")
+            let match: CostOverrideMatch
+            switch (node, label) {
+            case (let n?, nil):
+                guard NodeID.isValid(n) else { throw t.fail("node", "'\(n)' is not a valid node id") }
+                match = .node(n)
+            case (nil, let l?):
+                let parts = l.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, !parts[0].isEmpty else { throw t.fail("label", "'\(l)' is not KEY=VALUE") }
+                match = .label(key: String(parts[0]), value: String(parts[1]))
+            default:
+                throw ConfigError("\(t.location("kind")): \(t.path): give exactly one of node = \"ID\" and label = \"KEY=VALUE\"")
+            }
+            costOverrides.append(CostOverrideConfig(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
+        }
+        try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "log", "cost_override"])
     }
 }
 
 public enum LogLevelName {
     public static let valid = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+}
+
+public enum CostOverrideMatch: Hashable, Sendable {
+    case node(String)
+    case label(key: String, value: String)
+}
+
+public struct CostOverrideConfig: Hashable, Sendable {
+    public var match: CostOverrideMatch
+    public var profile: CostProfile
 }

@@ -116,3 +116,41 @@ extension Explanation {
         ])
     }
 }
+
+extension ReportRow {
+    public var json: JSONValue {
+        .object([
+            ("key", .string(key)),
+            ("attempts", .int(attempts)),
+            ("tokens", .int(tokens)),
+            ("prompt_tokens", .int(promptTokens)),
+            ("completion_tokens", .int(completionTokens)),
+            ("busy_seconds", .double(Double(busyMs) / 1000)),
+            ("idle_seconds", .double(Double(idleMs) / 1000)),
+            ("utilization", .double(utilization)),
+            ("spend_usd", .dollars(spendMicroUSD)),
+            ("idle_usd", .dollars(idleMicroUSD)),
+            ("usd_per_mtok_allocation", .double(usdPerMTokAllocation)),
+            ("usd_per_mtok_usage", .double(usdPerMTokUsage)),
+            ("energy_joules", .double(Double(energyMillijoules) / 1000)),
+            ("joules_per_token", .double(joulesPerToken)),
+            ("energy_measured", .bool(energyMeasured)),
+            ("tokens_per_second", .double(tokensPerSecond)),
+            ("spend_micro_usd", .int(spendMicroUSD)),
+            ("idle_micro_usd", .int(idleMicroUSD)),
+            ("energy_millijoules", .int(energyMillijoules)),
+        ])
+    }
+}
+
+extension Report {
+    public var json: JSONValue {
+        .object([
+            ("by", .string(by.rawValue)),
+            ("from", .time(from)),
+            ("to", .time(to)),
+            ("rows", .array(rows.map(\.json))),
+            ("total", total.json),
+        ])
+    }
+}

@@ -29,6 +29,10 @@ extension Coordinator {
                 "job.id": "\(id)", "job.state": "\(state.rawValue)", "job.model": "\(model)", "job.tenant": "\(tenant)",
                 "tokens.completion": "\(usage.completionTokens)",
             ])
+        case .billed(let entry):
+            metrics.billed(entry)
+        case .idleAccrued(let idle):
+            metrics.idle(idle)
         case .staleMessage(let ref, let node, let what):
             logger.info("stale message refused", metadata: ["job.id": "\(ref.job)", "job.attempt": "\(ref.attempt)", "node.id": "\(node)", "what": "\(what)"])
         }

@@ -32,6 +32,8 @@ public actor Coordinator {
     private var durableSeq: UInt64 = 0
     /// Outbound directives waiting for durability, in order (see `execute`).
     private var held: Deque<(seq: UInt64, directive: CoordinatorDirective)> = []
+    private var durableWaiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+    var metrics = CoordinatorMetrics()
 
     public init(options: CoordinatorOptions, logger: Logger, store: Store? = nil, now: Timestamp = WallClock.now()) {
         self.options = options
@@ -103,7 +105,7 @@ public actor Coordinator {
     }
 
     /// One decoded frame from an established session.
-    func received(_ envelope: WireEnvelope, from id: SessionID) {
+    func received(_ envelope: WireEnvelope, from id: SessionID) async {
         guard let session = sessions[id] else { return }
         let now = WallClock.now()
         switch (session.peer.role, envelope.message) {
@@ -114,7 +116,9 @@ public actor Coordinator {
             }
             execute(core.agentRegistered(session: id, address: session.address, registration: registration, now: now))
         case (.agent, .agent(let message)):
-            execute(core.agentMessage(message, session: id, now: now))
+            execute(timed { core.agentMessage(message, session: id, now: now) })
+        case (.admin, .adminRequest(.report(let query))):
+            execute([.reply(id, requestID: envelope.requestID, await report(query))])
         case (.admin, .adminRequest(let request)):
             guard envelope.requestID != 0 else {
                 execute([.error(id, GantryError(.badRequest, "AdminRequest needs a non-zero request_id"), fatal: false)])
@@ -124,7 +128,7 @@ public actor Coordinator {
                 execute([.reply(id, requestID: envelope.requestID, answer)])
                 return
             }
-            execute(core.admin(request, requestID: envelope.requestID, session: id, permission: session.peer.permission ?? .readOnly, now: now))
+            execute(timed { core.admin(request, requestID: envelope.requestID, session: id, permission: session.peer.permission ?? .readOnly, now: now) })
         case (_, .goodbye(let reason)):
             logger.debug("peer said goodbye", metadata: ["session": "\(id)", "reason": "\(reason)"])
             session.outbox.close(with: nil)
@@ -165,7 +169,21 @@ public actor Coordinator {
     // MARK: timers and queries
 
     public func tick() {
-        execute(core.tick(now: WallClock.now()))
+        execute(timed { core.tick(now: WallClock.now()) })
+    }
+
+    /// Runs a core event and, if it placed jobs, records the time per placement.
+    private func timed(_ event: () -> [CoordinatorDirective]) -> [CoordinatorDirective] {
+        let start = ContinuousClock.now
+        let out = event()
+        var placed = 0
+        for d in out { if case .notice(.jobPlaced) = d { placed += 1 } }
+        if placed > 0 {
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            for _ in 0..<placed { metrics.placed(seconds: seconds / Double(placed)) }
+        }
+        return out
     }
 
     public func status() -> ClusterStatus {
@@ -213,6 +231,27 @@ public actor Coordinator {
             held.removeFirst()
             perform(first.directive)
         }
+        let ready = durableWaiters.filter { $0.seq <= durableSeq }
+        durableWaiters.removeAll { $0.seq <= durableSeq }
+        for w in ready { w.continuation.resume() }
+    }
+
+    /// Hands every node's idle cost up to `now` to the store.
+    func flushIdle(now: Timestamp) {
+        execute(core.flushAllIdle(now: now))
+    }
+
+    /// Waits until everything submitted so far is durable.
+    func waitUntilDurable() async {
+        let target = submittedSeq
+        guard committer != nil, target > durableSeq else { return }
+        await withCheckedContinuation { durableWaiters.append((target, $0)) }
+    }
+
+    /// The metrics gauges, refreshed for a scrape.
+    func refreshMetrics() {
+        let now = WallClock.now()
+        metrics.refresh(status: core.status(now: now), nodes: core.nodeInfos())
     }
 
     private func perform(_ directive: CoordinatorDirective) {

@@ -56,6 +56,12 @@ public struct CoordinatorOptions: Sendable {
         settings.maxJobsPerSubmit = config.maxJobsPerSubmit
         settings.weights = ScoringWeights(leastLoaded: config.weightLeastLoaded, binPack: config.weightBinPack, cost: config.weightCost)
         settings.software = software
+        settings.costOverrides = config.costOverrides.compactMap { o in
+            switch o.match {
+            case .node(let n): return NodeID(n).map { CostOverride(match: .node($0), profile: o.profile) }
+            case .label(let k, let v): return CostOverride(match: .label(key: k, value: v), profile: o.profile)
+            }
+        }
         self.init(
             listen: config.listen, http: config.http, maxFrameBytes: config.maxFrameBytes,
             handshakeTimeoutMs: config.handshakeTimeoutMs, settings: settings,

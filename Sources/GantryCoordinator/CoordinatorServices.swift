@@ -17,14 +17,15 @@ public struct CoordinatorServices: Sendable {
     public init(
         options: CoordinatorOptions, logger: Logger, store: Store? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        protocolDescriptor: CInt? = nil, httpDescriptor: CInt? = nil
+        protocolDescriptor: CInt? = nil, httpDescriptor: CInt? = nil,
+        metricsText: (@Sendable () -> String)? = nil
     ) {
         let coordinator = Coordinator(options: options, logger: logger, store: store)
         self.coordinator = coordinator
         self.protocolListener = ProtocolListener(coordinator: coordinator, group: group, inheritedDescriptor: protocolDescriptor)
         self.httpListener = HTTPListener(
             host: options.http.host, port: options.http.port, inheritedDescriptor: httpDescriptor, group: group, logger: logger,
-            route: { method, path in await coordinator.http(method: method, path: path) })
+            route: { method, path in await coordinator.http(method: method, path: path, metricsText: metricsText) })
         self.ticker = Ticker(
             coordinator: coordinator, intervalMs: min(250, options.settings.heartbeatIntervalMs / 4),
             retentionMs: options.retentionMs, logger: logger)
@@ -34,8 +35,13 @@ public struct CoordinatorServices: Sendable {
 }
 
 extension Coordinator {
-    func http(method: HTTPMethod, path: String) async -> HTTPReply? {
+    func http(method: HTTPMethod, path: String, metricsText: (@Sendable () -> String)?) async -> HTTPReply? {
         switch path {
+        case "/metrics":
+            guard let metricsText else { return nil }
+            refreshMetrics()
+            ProcessMetrics.refresh()
+            return HTTPReply(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText())
         case "/healthz":
             let s = status()
             let ready = s.nodes[.ready] ?? 0

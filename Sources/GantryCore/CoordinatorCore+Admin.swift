@@ -53,6 +53,8 @@ extension CoordinatorCore {
         }
     }
 
+    public func nodeInfos() -> [NodeInfo] { nodes.keys.sorted().compactMap(nodeInfo) }
+
     public func status(now: Timestamp) -> ClusterStatus {
         var nodeStates: [NodeState: Int] = [:]
         var total = 0

@@ -1,4 +1,5 @@
 public import GantryModel
+import GantryAccounting
 
 extension CoordinatorCore {
     /// A message from a registered agent's session.
@@ -64,6 +65,7 @@ extension CoordinatorCore {
         if record.job.state != .cancelled { setState(&record, .running) }
         if record.job.startedAt == nil { record.job.startedAt = now }
         jobs[ref.job] = record
+        nodes[id]?.meter.hold(ref, now: now)
         markDirty(ref.job)
         return notifyWatchers(ref.job)
     }
@@ -82,6 +84,7 @@ extension CoordinatorCore {
             record.job.attempts[i].startedAt = now
             if record.job.state != .cancelled { setState(&record, .running) }
             if record.job.startedAt == nil { record.job.startedAt = now }
+            nodes[id]?.meter.hold(p.ref, now: now)
         }
         let room = settings.maxOutputBytes - record.job.output.utf8.count
         let delta = room <= 0 ? "" : truncateUTF8(p.outputDelta, to: room)
@@ -123,10 +126,6 @@ extension CoordinatorCore {
         }
         jobs[r.ref.job] = updated
         throughput.add(r.usage.completionTokens, now: now)
-        appendLedger(LedgerEntry(
-            job: r.ref.job, attempt: r.ref.attempt, node: id, engine: record.job.attempts[i].engine, model: record.job.spec.model,
-            tenant: record.job.spec.tenant, outcome: r.outcome, promptTokens: r.usage.promptTokens,
-            completionTokens: r.usage.completionTokens, tokensEstimated: r.usage.estimated, startedAt: r.startedAt, finishedAt: r.finishedAt))
 
         let reason: String? =
             switch r.outcome {
@@ -134,7 +133,7 @@ extension CoordinatorCore {
             case .failed: "engine error on \(id): \(r.error ?? "unknown")"
             case .cancelled: record.job.state == .cancelled ? "cancelled" : "stopped by the agent on \(id): \(r.error ?? "no reason given")"
             }
-        out += endAttempt(r.ref, as: state, reason: reason, now: now, finishedAt: r.finishedAt)
+        out += endAttempt(r.ref, as: state, reason: reason, now: now, finishedAt: r.finishedAt, result: r)
         out.append(ack)
         return out
     }
@@ -142,13 +141,21 @@ extension CoordinatorCore {
     /// Ends the current attempt of a job and frees its slot, then decides the job's fate:
     /// success, a retry, or failure once `maxAttempts` failed or lost attempts are spent.
     mutating func endAttempt(
-        _ ref: AttemptRef, as state: AttemptState, reason: String?, now: Timestamp, finishedAt: Timestamp? = nil
+        _ ref: AttemptRef, as state: AttemptState, reason: String?, now: Timestamp, finishedAt: Timestamp? = nil,
+        result: AttemptResult? = nil
     ) -> [CoordinatorDirective] {
         guard var record = jobs[ref.job], let i = record.job.attempts.lastIndex(where: { $0.number == ref.attempt }) else { return [] }
         let node = record.job.attempts[i].node
         if nodes[node]?.active.removeValue(forKey: ref) != nil { capacityEpoch &+= 1 }
+        let charge = nodes[node]?.meter.release(ref, now: now)
         guard !record.job.attempts[i].state.isTerminal else { return [] }
         markDirty(ref.job)
+        if let r = result {
+            bill(r, charge: charge ?? SlotCharge(), on: node, engine: record.job.attempts[i].engine, job: &record)
+        } else if let charge {
+            // A slot held with nothing delivered (the node was lost): the node bears it.
+            nodes[node]?.meter.addToIdle(charge)
+        }
         record.job.attempts[i].state = state
         record.job.attempts[i].error = reason
         record.job.attempts[i].finishedAt = finishedAt ?? now
@@ -190,6 +197,32 @@ extension CoordinatorCore {
             out.append(.notice(.jobFinished(ref.job, record.job.state, model: record.job.spec.model, tenant: record.job.spec.tenant, usage: record.job.usage)))
         }
         return out + drainedCheck(node)
+    }
+
+    /// The receipt for an attempt that reported a result: its slot charge, plus its energy
+    /// priced at its node. Added to the job's receipt and written to the ledger.
+    mutating func bill(_ r: AttemptResult, charge: SlotCharge, on node: NodeID, engine: String, job record: inout JobRecord) {
+        guard nodes[node] != nil else { return }
+        let energy = Int64(clamping: r.energyMillijoules)
+        let receipt = Receipt(
+            promptTokens: r.usage.promptTokens, completionTokens: r.usage.completionTokens, wallMs: max(0, r.finishedAt - r.startedAt),
+            slotMs: charge.slotMs, busyMicros: charge.busyMicros, energyMillijoules: energy, energyMeasured: r.energyMeasured,
+            depreciationMicroUSD: charge.depreciationMicroUSD, energyMicroUSD: nodes[node]!.meter.price(millijoules: energy),
+            overheadMicroUSD: charge.overheadMicroUSD)
+        record.job.receipt = record.job.receipt.map { $0 + receipt } ?? receipt
+        appendLedger(LedgerEntry(
+            job: r.ref.job, attempt: r.ref.attempt, node: node, engine: engine, model: record.job.spec.model,
+            tenant: record.job.spec.tenant, outcome: r.outcome, promptTokens: r.usage.promptTokens,
+            completionTokens: r.usage.completionTokens, tokensEstimated: r.usage.estimated, startedAt: r.startedAt,
+            finishedAt: r.finishedAt, pool: nodes[node]!.pool, receipt: receipt))
+        // Learn the engine's speed per sequence, for the cost scorer.
+        let from = r.firstTokenAt ?? r.startedAt
+        let seconds = Double(r.finishedAt - from) / 1000
+        if r.outcome == .succeeded, r.usage.completionTokens > 1, seconds > 0.001 {
+            let observed = Double(r.usage.completionTokens) / seconds
+            let old = nodes[node]!.observedTPS[engine]
+            nodes[node]!.observedTPS[engine] = old.map { 0.8 * $0 + 0.2 * observed } ?? observed
+        }
     }
 
     /// Assignments (accepted or not) a job may get before it fails: rejections do not

@@ -1,4 +1,5 @@
 public import GantryModel
+import GantryAccounting
 
 extension CoordinatorCore {
     /// An agent finished its handshake and sent `Register`.
@@ -34,9 +35,15 @@ extension CoordinatorCore {
             node.connectedAt = now
             node.lastHeartbeat = now
             node.lost = false
+            node.idleEnergyBaseline = nil
+            node.effectiveCost = settings.effectiveCost(node: id, labels: reg.labels, reported: reg.cost)
+            node.meter.pool = node.pool
+            node.meter.setRates(CostRates(node.effectiveCost), now: now)
             nodes[id] = node
         } else {
-            nodes[id] = NodeRecord(registration: reg, session: session, address: address, now: now)
+            nodes[id] = NodeRecord(
+                registration: reg, session: session, address: address, now: now,
+                cost: settings.effectiveCost(node: id, labels: reg.labels, reported: reg.cost))
         }
         sessionNodes[session] = id
         index(nodes[id]!)
@@ -48,6 +55,7 @@ extension CoordinatorCore {
         for ref in reg.running {
             if isCurrent(ref, on: id) {
                 nodes[id]!.active[ref] = nodes[id]!.active[ref] ?? jobs[ref.job]?.job.currentAttempt?.engine ?? ""
+                nodes[id]!.meter.hold(ref, now: now)
             } else {
                 cancel.append(ref)
             }
@@ -75,6 +83,11 @@ extension CoordinatorCore {
         }
         node.stats = hb.stats
         node.lastHeartbeat = now
+        let idleEnergy = hb.stats.idleEnergyMillijoules
+        if let base = node.idleEnergyBaseline, idleEnergy >= base {
+            node.meter.addIdleEnergy(Int64(clamping: idleEnergy - base), measured: hb.stats.energyMeasured)
+        }
+        node.idleEnergyBaseline = idleEnergy
         nodes[id] = node
         guard grew else { return [] }
         capacityEpoch &+= 1
@@ -107,7 +120,26 @@ extension CoordinatorCore {
         }
         out += expireAssignments(now: now)
         out += schedule(now: now)
+        flushIdle(now: now, olderThanMs: settings.idleFlushMs)
         return withPersistence(out)
+    }
+
+    /// Writes idle cost accrued on each node (those last flushed `olderThanMs` ago).
+    mutating func flushIdle(now: Timestamp, olderThanMs: Int64) {
+        for id in nodes.keys {
+            guard now - nodes[id]!.lastIdleFlush >= olderThanMs else { continue }
+            nodes[id]!.lastIdleFlush = now
+            if let idle = nodes[id]!.meter.takeIdle(now: now) {
+                pendingNotices.append(.idleAccrued(idle))
+                if settings.persistent { pendingIdle.append(idle) }
+            }
+        }
+    }
+
+    /// Before a report: every node's idle cost up to now, as `.persist` directives.
+    public mutating func flushAllIdle(now: Timestamp) -> [CoordinatorDirective] {
+        flushIdle(now: now, olderThanMs: 0)
+        return withPersistence([])
     }
 
     mutating func markLost(_ id: NodeID, silentForMs: Int64, now: Timestamp) -> [CoordinatorDirective] {
@@ -150,19 +182,7 @@ extension CoordinatorCore {
 
     func nodeInfo(_ id: NodeID) -> NodeInfo? {
         guard let node = nodes[id] else { return nil }
-        return node.info(costMicroUSDPerHour: costPerHour(node))
-    }
-
-    /// The node's fixed cost per hour (depreciation and overhead, or the cloud price).
-    func costPerHour(_ node: NodeRecord) -> Int64 {
-        let c = node.cost
-        switch c.kind {
-        case .cloud: return c.cloudMicroUSDPerHour
-        case .owned:
-            let hours = c.lifetimeSeconds / 3600
-            let depreciation = hours > 0 ? (c.purchaseMicroUSD - c.residualMicroUSD) / hours : 0
-            return depreciation + c.overheadMicroUSDPerHour
-        }
+        return node.info(costMicroUSDPerHour: node.costPerHourNow)
     }
 
     func unknownNode(_ id: NodeID) -> GantryError {

@@ -13,6 +13,7 @@ extension CoordinatorCore {
     }
 
     mutating func appendLedger(_ entry: LedgerEntry) {
+        pendingNotices.append(.billed(entry))
         guard settings.persistent else { return }
         pendingLedger.append(entry)
     }
@@ -24,8 +25,15 @@ extension CoordinatorCore {
 
     /// Ends a public event: appends the changes it made, as `.persist` directives.
     mutating func withPersistence(_ out: [CoordinatorDirective]) -> [CoordinatorDirective] {
-        guard settings.persistent, !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty) else { return out }
         var all = out
+        if !pendingNotices.isEmpty {
+            all += pendingNotices.map { .notice($0) }
+            pendingNotices.removeAll(keepingCapacity: true)
+        }
+        guard settings.persistent, !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty && pendingIdle.isEmpty) else {
+            pendingIdle.removeAll(keepingCapacity: true)
+            return all
+        }
         all.reserveCapacity(out.count + dirtyJobs.count + dirtyNodes.count + pendingLedger.count)
         for id in dirtyNodes.sorted() {
             if let node = nodes[id] { all.append(.persist(.node(node.persisted))) }
@@ -34,6 +42,8 @@ extension CoordinatorCore {
             if let record = jobs[id] { all.append(.persist(.job(record.job))) }
         }
         for entry in pendingLedger { all.append(.persist(.ledger(entry))) }
+        for idle in pendingIdle { all.append(.persist(.idle(idle))) }
+        pendingIdle.removeAll(keepingCapacity: true)
         dirtyJobs.removeAll(keepingCapacity: true)
         dirtyNodes.removeAll(keepingCapacity: true)
         pendingLedger.removeAll(keepingCapacity: true)
@@ -46,7 +56,7 @@ extension CoordinatorCore {
     /// retried. Terminal jobs are kept for `jobs get/ls`.
     public mutating func restore(jobs restored: [Job], nodes persisted: [PersistedNode], now: Timestamp) {
         for p in persisted {
-            let record = NodeRecord(persisted: p, now: now)
+            let record = NodeRecord(persisted: p, now: now, settings: settings)
             nodes[p.id] = record
             index(record)
         }
@@ -61,7 +71,9 @@ extension CoordinatorCore {
             case .assigned, .running, .cancelled:
                 if let attempt = job.currentAttempt, !attempt.state.isTerminal {
                     if nodes[attempt.node] != nil {
-                        nodes[attempt.node]!.active[AttemptRef(job: job.id, attempt: attempt.number)] = attempt.engine
+                        let ref = AttemptRef(job: job.id, attempt: attempt.number)
+                        nodes[attempt.node]!.active[ref] = attempt.engine
+                        if attempt.state == .running { nodes[attempt.node]!.meter.hold(ref, now: now) }
                     } else if job.state != .cancelled {
                         // The node is unknown: nothing will report this attempt; retry it.
                         record.job.attempts[record.job.attempts.count - 1].state = .lost
@@ -84,10 +96,11 @@ extension CoordinatorCore {
 }
 
 extension NodeRecord {
-    init(persisted p: PersistedNode, now: Timestamp) {
+    init(persisted p: PersistedNode, now: Timestamp, settings: CoordinatorSettings) {
         self.init(
             registration: Registration(nodeID: p.id, labels: p.labels, inventory: p.inventory, engines: p.engines, cost: p.cost),
-            session: SessionID(0), address: "", now: now)
+            session: SessionID(0), address: "", now: now,
+            cost: settings.effectiveCost(node: p.id, labels: p.labels, reported: p.cost))
         self.session = nil
         self.cordoned = p.cordoned
         self.draining = p.draining

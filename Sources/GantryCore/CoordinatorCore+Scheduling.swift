@@ -52,7 +52,7 @@ extension CoordinatorCore {
     }
 
     func placementNode(_ node: NodeRecord) -> PlacementNode {
-        node.placementNode(costMicroUSDPerHour: costPerHour(node), tokensPerSecond: [:])
+        node.placementNode(costMicroUSDPerHour: node.costPerHourBusy, tokensPerSecond: node.observedTPS)
     }
 
     /// Runs the whole pipeline for a job against every node, with reasons.

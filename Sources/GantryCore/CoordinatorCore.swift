@@ -1,5 +1,6 @@
 public import GantryModel
 import GantryPlacement
+import GantryAccounting
 import DequeModule
 
 /// The coordinator's brain: membership, the job queue, placement and the job lifecycle.
@@ -34,6 +35,8 @@ public struct CoordinatorCore: Sendable {
     var dirtyJobs: Set<JobID> = []
     var dirtyNodes: Set<NodeID> = []
     var pendingLedger: [LedgerEntry] = []
+    var pendingIdle: [IdleAccrual] = []
+    var pendingNotices: [Notice] = []
     var throughput = ThroughputMeter()
 
     struct Watcher: Hashable, Sendable {

@@ -1,4 +1,5 @@
 public import GantryModel
+public import GantryAccounting
 
 /// What the coordinator core asks its shell to do. The shell carries directives out in
 /// order and never decides anything itself.
@@ -33,4 +34,8 @@ public enum Notice: Hashable, Sendable {
     case attemptEnded(AttemptRef, node: NodeID, state: AttemptState, reason: String?)
     case jobFinished(JobID, JobState, model: String, tenant: String, usage: Usage)
     case staleMessage(AttemptRef, node: NodeID, what: String)
+    /// An attempt was billed (also written to the ledger when there is a store).
+    case billed(LedgerEntry)
+    /// Idle cost accrued on a node.
+    case idleAccrued(IdleAccrual)
 }

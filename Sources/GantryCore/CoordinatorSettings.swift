@@ -1,4 +1,4 @@
-import GantryModel
+public import GantryModel
 public import GantryPlacement
 
 /// The coordinator's tunables, from `gantryd.toml`.
@@ -23,6 +23,38 @@ public struct CoordinatorSettings: Hashable, Sendable {
     /// With a store: emit `.persist` for every durable change and hold acknowledgements
     /// until they are durable (`.durable`).
     public var persistent = false
+    /// Cost profiles that replace what agents report, by node id or by label.
+    public var costOverrides: [CostOverride] = []
+    /// How often a node's idle cost is written to the store.
+    public var idleFlushMs: Int64 = 60_000
 
     public init() {}
+}
+
+/// A cost profile set by the coordinator's config for a node, or for every node with a label.
+public struct CostOverride: Hashable, Sendable {
+    public enum Match: Hashable, Sendable {
+        case node(NodeID)
+        case label(key: String, value: String)
+    }
+
+    public var match: Match
+    public var profile: CostProfile
+
+    public init(match: Match, profile: CostProfile) {
+        self.match = match
+        self.profile = profile
+    }
+}
+
+extension CoordinatorSettings {
+    /// The profile that applies to a node: a node override, else the first matching label
+    /// override, else what the agent reported.
+    public func effectiveCost(node: NodeID, labels: Labels, reported: CostProfile) -> CostProfile {
+        if let o = costOverrides.first(where: { $0.match == .node(node) }) { return o.profile }
+        for o in costOverrides {
+            if case .label(let k, let v) = o.match, labels[k] == v { return o.profile }
+        }
+        return reported
+    }
 }

@@ -1,3 +1,4 @@
+import GantryAccounting
 import GantryModel
 import GantryPlacement
 
@@ -21,8 +22,19 @@ struct NodeRecord: Sendable {
     /// Attempts assigned to or running on this node, with their engine: the coordinator's
     /// own slot accounting (assumed + confirmed).
     var active: [AttemptRef: String] = [:]
+    /// The profile in force (the agent's, or an override from the coordinator's config).
+    var effectiveCost: CostProfile
+    /// Time-based cost shared among slot holders, and idle cost.
+    var meter: NodeCostMeter
+    var lastIdleFlush: Timestamp
+    /// The agent's idle-energy counter at the previous heartbeat of this session.
+    var idleEnergyBaseline: UInt64?
+    /// Completion tokens per second per sequence, by engine, learned from results.
+    var observedTPS: [String: Double] = [:]
 
-    init(registration: Registration, session: SessionID, address: String, now: Timestamp) {
+    var pool: String { labels["pool"] ?? "" }
+
+    init(registration: Registration, session: SessionID, address: String, now: Timestamp, cost: CostProfile? = nil) {
         self.id = registration.nodeID
         self.session = session
         self.address = address
@@ -34,6 +46,9 @@ struct NodeRecord: Sendable {
         self.stats = HostStats()
         self.connectedAt = now
         self.lastHeartbeat = now
+        self.effectiveCost = cost ?? registration.cost
+        self.meter = NodeCostMeter(node: registration.nodeID, pool: registration.labels["pool"] ?? "", rates: CostRates(cost ?? registration.cost), now: now)
+        self.lastIdleFlush = now
     }
 
     var state: NodeState {
@@ -65,6 +80,15 @@ struct NodeRecord: Sendable {
         )
     }
 
+    /// The node's $/h now: depreciation and overhead, plus energy at its current occupancy.
+    var costPerHourNow: Int64 {
+        let total = engines.reduce(0) { $0 + $1.slots }
+        return CostRates(effectiveCost).estimatedMicroUSDPerHour(busyFraction: total == 0 ? 0 : Double(active.count) / Double(total))
+    }
+
+    /// The $/h of running flat out: the marginal cost a job adds, for the cost scorer.
+    var costPerHourBusy: Int64 { CostRates(effectiveCost).estimatedMicroUSDPerHour(busyFraction: 1) }
+
     func info(costMicroUSDPerHour: Int64) -> NodeInfo {
         var usedBy: [String: Int] = [:]
         for e in active.values { usedBy[e, default: 0] += 1 }
@@ -75,7 +99,7 @@ struct NodeRecord: Sendable {
                 e.slotsUsed = usedBy[e.name] ?? 0
                 return e
             },
-            cost: cost, costMicroUSDPerHour: costMicroUSDPerHour, lastHeartbeat: lastHeartbeat,
+            cost: effectiveCost, costMicroUSDPerHour: costMicroUSDPerHour, lastHeartbeat: lastHeartbeat,
             connectedAt: session == nil ? nil : connectedAt, address: address, cordoned: cordoned,
             draining: draining, runningAttempts: active.count
         )

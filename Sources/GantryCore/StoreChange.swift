@@ -1,4 +1,5 @@
 public import GantryModel
+public import GantryAccounting
 
 /// A change the shell must make durable. Changes to the same job or node within one
 /// group commit are coalesced by the store; ledger rows are written at most once.
@@ -9,6 +10,8 @@ public enum StoreChange: Hashable, Sendable {
     case node(PersistedNode)
     /// Insert a ledger row (ignored if one exists for the same job and attempt).
     case ledger(LedgerEntry)
+    /// Idle cost accrued on a node.
+    case idle(IdleAccrual)
 
     public var isLedger: Bool {
         if case .ledger = self { return true }

@@ -41,6 +41,20 @@ public struct HostProbe: Sendable {
         return ([], .none)
     }
 
+    /// Whether NVML reports a total-energy counter for every GPU.
+    public var hasNVMLEnergy: Bool {
+        guard let nvml else { return false }
+        let values = nvml.energyMillijoules()
+        return !values.isEmpty && values.allSatisfy { $0 != nil }
+    }
+
+    /// The sum of NVML's total-energy counters, in millijoules.
+    public func nvmlEnergyMillijoules() -> UInt64? {
+        guard let nvml else { return nil }
+        let values = nvml.energyMillijoules().compactMap { $0 }
+        return values.isEmpty ? nil : values.reduce(0, &+)
+    }
+
     /// Live host readings for a heartbeat.
     public func stats(source: GPUSource) async -> HostStats {
         var stats = HostStats()

@@ -92,6 +92,14 @@ public final class NVML: @unchecked Sendable {
         }
     }
 
+    /// Each GPU's total-energy counter (mJ since the driver loaded); nil where unsupported.
+    public func energyMillijoules() -> [UInt64?] {
+        devices().map { _, device in
+            var energy: UInt64 = 0
+            return getEnergy.map { $0(device, &energy) == 0 } == true ? energy : nil
+        }
+    }
+
     /// Live readings: utilization, power (mW), the total-energy counter (mJ since the
     /// driver loaded) and memory in use.
     public func stats() -> [GPUStats] {

@@ -74,13 +74,24 @@ public struct HostStats: Hashable, Sendable {
     public var cpuEnergy: EnergyCounter?
     public var load1: Double
     public var memoryAvailableBytes: UInt64
+    /// The agent's energy meter: cumulative energy since the agent started, in all and
+    /// while no slot was held (measured from the counters, else estimated).
+    public var totalEnergyMillijoules: UInt64
+    public var idleEnergyMillijoules: UInt64
+    public var energyMeasured: Bool
 
-    public init(gpus: [GPUStats] = [], gpuEnergy: EnergyCounter? = nil, cpuEnergy: EnergyCounter? = nil, load1: Double = 0, memoryAvailableBytes: UInt64 = 0) {
+    public init(
+        gpus: [GPUStats] = [], gpuEnergy: EnergyCounter? = nil, cpuEnergy: EnergyCounter? = nil, load1: Double = 0,
+        memoryAvailableBytes: UInt64 = 0, totalEnergyMillijoules: UInt64 = 0, idleEnergyMillijoules: UInt64 = 0, energyMeasured: Bool = false
+    ) {
         self.gpus = gpus
         self.gpuEnergy = gpuEnergy
         self.cpuEnergy = cpuEnergy
         self.load1 = load1
         self.memoryAvailableBytes = memoryAvailableBytes
+        self.totalEnergyMillijoules = totalEnergyMillijoules
+        self.idleEnergyMillijoules = idleEnergyMillijoules
+        self.energyMeasured = energyMeasured
     }
 }
 

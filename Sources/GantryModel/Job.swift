@@ -150,6 +150,9 @@ public struct Receipt: Hashable, Sendable {
     public var completionTokens: Int
     public var wallMs: Int64
     public var slotMs: Int64
+    /// The attempt's share of its node's busy wall time (shares on a node add up to the
+    /// node's busy time).
+    public var busyMicros: Int64
     public var energyMillijoules: Int64
     public var energyMeasured: Bool
     public var depreciationMicroUSD: Int64
@@ -157,7 +160,7 @@ public struct Receipt: Hashable, Sendable {
     public var overheadMicroUSD: Int64
 
     public init(
-        promptTokens: Int = 0, completionTokens: Int = 0, wallMs: Int64 = 0, slotMs: Int64 = 0,
+        promptTokens: Int = 0, completionTokens: Int = 0, wallMs: Int64 = 0, slotMs: Int64 = 0, busyMicros: Int64 = 0,
         energyMillijoules: Int64 = 0, energyMeasured: Bool = false, depreciationMicroUSD: Int64 = 0,
         energyMicroUSD: Int64 = 0, overheadMicroUSD: Int64 = 0
     ) {
@@ -165,6 +168,7 @@ public struct Receipt: Hashable, Sendable {
         self.completionTokens = completionTokens
         self.wallMs = wallMs
         self.slotMs = slotMs
+        self.busyMicros = busyMicros
         self.energyMillijoules = energyMillijoules
         self.energyMeasured = energyMeasured
         self.depreciationMicroUSD = depreciationMicroUSD
@@ -173,4 +177,14 @@ public struct Receipt: Hashable, Sendable {
     }
 
     public var totalMicroUSD: Int64 { depreciationMicroUSD + energyMicroUSD + overheadMicroUSD }
+
+    /// Two receipts added (a job's attempts).
+    public static func + (a: Receipt, b: Receipt) -> Receipt {
+        Receipt(
+            promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
+            wallMs: a.wallMs + b.wallMs, slotMs: a.slotMs + b.slotMs, busyMicros: a.busyMicros + b.busyMicros,
+            energyMillijoules: a.energyMillijoules + b.energyMillijoules, energyMeasured: a.energyMeasured && b.energyMeasured,
+            depreciationMicroUSD: a.depreciationMicroUSD + b.depreciationMicroUSD, energyMicroUSD: a.energyMicroUSD + b.energyMicroUSD,
+            overheadMicroUSD: a.overheadMicroUSD + b.overheadMicroUSD)
+    }
 }

@@ -13,11 +13,18 @@ public struct LedgerEntry: Hashable, Sendable {
     public var tokensEstimated: Bool
     public var startedAt: Timestamp
     public var finishedAt: Timestamp
+    /// The node's `pool` label when the attempt ran ("" if none).
+    public var pool: String
+    /// What the attempt cost.
+    public var receipt: Receipt
 
     public init(
         job: JobID, attempt: UInt32, node: NodeID, engine: String, model: String, tenant: String, outcome: Outcome,
-        promptTokens: Int, completionTokens: Int, tokensEstimated: Bool, startedAt: Timestamp, finishedAt: Timestamp
+        promptTokens: Int, completionTokens: Int, tokensEstimated: Bool, startedAt: Timestamp, finishedAt: Timestamp,
+        pool: String = "", receipt: Receipt = Receipt()
     ) {
+        self.pool = pool
+        self.receipt = receipt
         self.job = job
         self.attempt = attempt
         self.node = node

@@ -1,22 +1,32 @@
 /// A cost and usage report row; `Report.total` has the same shape.
+///
+/// Money is integer micro-dollars and energy integer millijoules, so rows add up exactly.
 public struct ReportRow: Hashable, Sendable {
     public var key: String
+    /// Attempts that ended in the window.
+    public var attempts: Int64
     public var promptTokens: Int64
     public var completionTokens: Int64
+    /// Time with at least one slot held (for nodes and pools), or the rows' shares of it.
     public var busyMs: Int64
+    /// Time with no slot held; only nodes and pools have idle time.
     public var idleMs: Int64
+    /// Everything: the receipts of attempts that ended in the window plus idle cost.
     public var spendMicroUSD: Int64
     public var idleMicroUSD: Int64
     public var energyMillijoules: Int64
+    /// True only if every energy figure in the row was measured.
     public var energyMeasured: Bool
-    public var wallMs: Int64
+    /// The window's length, for tokens per second.
+    public var windowMs: Int64
 
     public init(
-        key: String, promptTokens: Int64 = 0, completionTokens: Int64 = 0, busyMs: Int64 = 0, idleMs: Int64 = 0,
-        spendMicroUSD: Int64 = 0, idleMicroUSD: Int64 = 0, energyMillijoules: Int64 = 0, energyMeasured: Bool = false,
-        wallMs: Int64 = 0
+        key: String, attempts: Int64 = 0, promptTokens: Int64 = 0, completionTokens: Int64 = 0, busyMs: Int64 = 0,
+        idleMs: Int64 = 0, spendMicroUSD: Int64 = 0, idleMicroUSD: Int64 = 0, energyMillijoules: Int64 = 0,
+        energyMeasured: Bool = false, windowMs: Int64 = 0
     ) {
         self.key = key
+        self.attempts = attempts
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.busyMs = busyMs
@@ -25,15 +35,31 @@ public struct ReportRow: Hashable, Sendable {
         self.idleMicroUSD = idleMicroUSD
         self.energyMillijoules = energyMillijoules
         self.energyMeasured = energyMeasured
-        self.wallMs = wallMs
+        self.windowMs = windowMs
     }
 
     public var tokens: Int64 { promptTokens + completionTokens }
     public var utilization: Double { busyMs + idleMs == 0 ? 0 : Double(busyMs) / Double(busyMs + idleMs) }
+    /// Dollars per million tokens, all spend (idle included) over tokens. Micro-dollars
+    /// per token are dollars per million tokens.
     public var usdPerMTokAllocation: Double { tokens == 0 ? 0 : Double(spendMicroUSD) / Double(tokens) }
+    /// Dollars per million tokens, busy spend only.
     public var usdPerMTokUsage: Double { tokens == 0 ? 0 : Double(spendMicroUSD - idleMicroUSD) / Double(tokens) }
     public var joulesPerToken: Double { tokens == 0 ? 0 : Double(energyMillijoules) / 1000 / Double(tokens) }
-    public var tokensPerSecond: Double { wallMs == 0 ? 0 : Double(completionTokens) * 1000 / Double(wallMs) }
+    /// Completion tokens per second of busy time: throughput while working.
+    public var tokensPerSecond: Double { busyMs <= 0 ? 0 : Double(completionTokens) * 1000 / Double(busyMs) }
+
+    /// Adds another row's figures (for totals).
+    public mutating func add(_ other: ReportRow) {
+        attempts += other.attempts
+        promptTokens += other.promptTokens
+        completionTokens += other.completionTokens
+        busyMs += other.busyMs
+        idleMs += other.idleMs
+        spendMicroUSD += other.spendMicroUSD
+        idleMicroUSD += other.idleMicroUSD
+        energyMillijoules += other.energyMillijoules
+    }
 }
 
 public struct Report: Hashable, Sendable {

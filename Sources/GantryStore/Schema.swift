@@ -5,6 +5,7 @@ import GRDB
 enum Schema {
     static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
         ("v1", v1),
+        ("v2-cost", v2),
     ]
 
     static var current: String { migrations.last!.0 }
@@ -82,6 +83,35 @@ enum Schema {
                 PRIMARY KEY (job_id, attempt)
             ) WITHOUT ROWID;
             CREATE INDEX ledger_finished_at ON ledger(finished_at);
+            """)
+    }
+
+    /// Cost and energy: each ledger row becomes a receipt, and idle cost gets its own table.
+    /// Rows written before this migration carry zero cost.
+    static func v2(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE ledger ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+            ALTER TABLE ledger ADD COLUMN wall_ms INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN slot_ms INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN busy_us INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN energy_mj INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN energy_measured INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN depreciation_uusd INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN energy_uusd INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE ledger ADD COLUMN overhead_uusd INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE idle (
+                node TEXT NOT NULL,
+                pool TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                ended_at INTEGER NOT NULL,
+                idle_ms INTEGER NOT NULL,
+                energy_mj INTEGER NOT NULL,
+                energy_measured INTEGER NOT NULL,
+                depreciation_uusd INTEGER NOT NULL,
+                energy_uusd INTEGER NOT NULL,
+                overhead_uusd INTEGER NOT NULL
+            );
+            CREATE INDEX idle_ended_at ON idle(ended_at);
             """)
     }
 }

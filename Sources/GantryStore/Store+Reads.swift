@@ -55,6 +55,7 @@ extension Store {
         let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
         guard !rows.isEmpty else { return [] }
         var attempts: [Int64: [Attempt]] = [:]
+        var receipts: [Int64: Receipt] = [:]
         let ids = rows.map { $0["id"] as Int64 }
         // Attempts for these jobs, in chunks (SQLite limits bound parameters).
         for chunk in stride(from: 0, to: ids.count, by: 500) {
@@ -73,6 +74,11 @@ extension Store {
                     assignedAt: Timestamp(unixMillis: row["assigned_at"]), startedAt: timestamp(row, "started_at"),
                     finishedAt: timestamp(row, "finished_at"))
                 attempts[jobID, default: []].append(attempt)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE job_id IN (\(marks))", arguments: StatementArguments(part)) {
+                let jobID: Int64 = row["job_id"]
+                let r = receipt(row)
+                receipts[jobID] = receipts[jobID].map { $0 + r } ?? r
             }
         }
         return rows.compactMap { row in
@@ -94,6 +100,7 @@ extension Store {
             job.firstTokenAt = timestamp(row, "first_token_at")
             job.finishedAt = timestamp(row, "finished_at")
             job.simulated = row["simulated"]
+            job.receipt = receipts[rawID]
             return job
         }
     }
@@ -116,7 +123,16 @@ extension Store {
             job: JobID(rawValue: UInt64(bitPattern: row["job_id"])), attempt: UInt32(attempt), node: node,
             engine: row["engine"], model: row["model"], tenant: row["tenant"], outcome: outcome, promptTokens: row["prompt_tokens"],
             completionTokens: row["completion_tokens"], tokensEstimated: row["tokens_estimated"],
-            startedAt: Timestamp(unixMillis: row["started_at"]), finishedAt: Timestamp(unixMillis: row["finished_at"]))
+            startedAt: Timestamp(unixMillis: row["started_at"]), finishedAt: Timestamp(unixMillis: row["finished_at"]),
+            pool: row["pool"], receipt: receipt(row))
+    }
+
+    static func receipt(_ row: Row) -> Receipt {
+        Receipt(
+            promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"], wallMs: row["wall_ms"],
+            slotMs: row["slot_ms"], busyMicros: row["busy_us"], energyMillijoules: row["energy_mj"],
+            energyMeasured: row["energy_measured"], depreciationMicroUSD: row["depreciation_uusd"],
+            energyMicroUSD: row["energy_uusd"], overheadMicroUSD: row["overhead_uusd"])
     }
 }
 

@@ -1,5 +1,6 @@
 public import GantryCore
 public import GantryModel
+import GantryAccounting
 import Foundation
 import GRDB
 
@@ -88,12 +89,14 @@ public final class Store: Sendable {
         var jobOrder: [JobID] = []
         var nodes: [NodeID: PersistedNode] = [:]
         var ledger: [LedgerEntry] = []
+        var idle: [IdleAccrual] = []
         for change in changes {
             switch change {
             case .job(let j):
                 if jobs.updateValue(j, forKey: j.id) == nil { jobOrder.append(j.id) }
             case .node(let n): nodes[n.id] = n
             case .ledger(let e): ledger.append(e)
+            case .idle(let i): idle.append(i)
             }
         }
         try pool.write { db in
@@ -118,10 +121,19 @@ public final class Store: Sendable {
             }
             let ledgerStatement = try db.cachedStatement(sql: Self.insertLedgerSQL)
             for e in ledger {
+                let r = e.receipt
                 try ledgerStatement.execute(arguments: [
                     Int64(bitPattern: e.job.rawValue), Int64(e.attempt), e.node.rawValue, e.engine, e.model, e.tenant,
                     e.outcome.rawValue, e.promptTokens, e.completionTokens, e.tokensEstimated, e.startedAt.unixMillis,
-                    e.finishedAt.unixMillis,
+                    e.finishedAt.unixMillis, e.pool, r.wallMs, r.slotMs, r.busyMicros, r.energyMillijoules, r.energyMeasured,
+                    r.depreciationMicroUSD, r.energyMicroUSD, r.overheadMicroUSD,
+                ])
+            }
+            let idleStatement = try db.cachedStatement(sql: Self.insertIdleSQL)
+            for i in idle {
+                try idleStatement.execute(arguments: [
+                    i.node.rawValue, i.pool, i.from.unixMillis, i.to.unixMillis, i.idleMs, i.energyMillijoules, i.energyMeasured,
+                    i.depreciationMicroUSD, i.energyMicroUSD, i.overheadMicroUSD,
                 ])
             }
         }
@@ -153,8 +165,15 @@ public final class Store: Sendable {
 
     static let insertLedgerSQL = """
         INSERT OR IGNORE INTO ledger (job_id, attempt, node, engine, model, tenant, outcome, prompt_tokens, completion_tokens,
-            tokens_estimated, started_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            tokens_estimated, started_at, finished_at, pool, wall_ms, slot_ms, busy_us, energy_mj, energy_measured,
+            depreciation_uusd, energy_uusd, overhead_uusd)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    static let insertIdleSQL = """
+        INSERT INTO idle (node, pool, started_at, ended_at, idle_ms, energy_mj, energy_measured, depreciation_uusd,
+            energy_uusd, overhead_uusd)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static func arguments(_ job: Job) -> StatementArguments {

@@ -228,16 +228,17 @@ extension Explanation {
 extension ReportRow {
     init(_ p: Gantry_V1_ReportRow) {
         self.init(
-            key: p.key, promptTokens: Int64(clamping: p.promptTokens), completionTokens: Int64(clamping: p.completionTokens),
-            busyMs: Int64((p.busySeconds * 1000).rounded()), idleMs: Int64((p.idleSeconds * 1000).rounded()),
-            spendMicroUSD: p.spendMicroUsd, idleMicroUSD: p.idleMicroUsd,
+            key: p.key, attempts: Int64(p.jobs), promptTokens: Int64(clamping: p.promptTokens),
+            completionTokens: Int64(clamping: p.completionTokens), busyMs: Int64((p.busySeconds * 1000).rounded()),
+            idleMs: Int64((p.idleSeconds * 1000).rounded()), spendMicroUSD: p.spendMicroUsd, idleMicroUSD: p.idleMicroUsd,
             energyMillijoules: Int64(clamping: p.energyMillijoules), energyMeasured: p.energyMeasured,
-            wallMs: p.tokensPerSecond > 0 ? Int64((Double(p.completionTokens) * 1000 / p.tokensPerSecond).rounded()) : 0)
+            windowMs: Int64((p.windowSeconds * 1000).rounded()))
     }
 
     var proto: Gantry_V1_ReportRow {
         .with {
             $0.key = key
+            $0.jobs = UInt32(clamping: attempts)
             $0.tokens = UInt64(clamping: tokens)
             $0.promptTokens = UInt64(clamping: promptTokens)
             $0.completionTokens = UInt64(clamping: completionTokens)
@@ -252,6 +253,7 @@ extension ReportRow {
             $0.joulesPerToken = joulesPerToken
             $0.energyMeasured = energyMeasured
             $0.tokensPerSecond = tokensPerSecond
+            $0.windowSeconds = Double(windowMs) / 1000
         }
     }
 }

@@ -126,6 +126,7 @@ extension Receipt {
     init(_ p: Gantry_V1_Receipt) {
         self.init(
             promptTokens: Int(p.promptTokens), completionTokens: Int(p.completionTokens), wallMs: p.wallMs, slotMs: p.slotMs,
+            busyMicros: p.busyMicros,
             energyMillijoules: Int64(clamping: p.energyMillijoules), energyMeasured: p.energyMeasured,
             depreciationMicroUSD: p.depreciationMicroUsd, energyMicroUSD: p.energyMicroUsd, overheadMicroUSD: p.overheadMicroUsd)
     }
@@ -136,6 +137,7 @@ extension Receipt {
             $0.completionTokens = UInt32(clamping: completionTokens)
             $0.wallMs = wallMs
             $0.slotMs = slotMs
+            $0.busyMicros = busyMicros
             $0.energyMillijoules = UInt64(clamping: energyMillijoules)
             $0.energyMeasured = energyMeasured
             $0.depreciationMicroUsd = depreciationMicroUSD

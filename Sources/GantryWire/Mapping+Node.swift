@@ -166,7 +166,8 @@ extension Heartbeat {
             },
             gpuEnergy: s.gpuEnergy.measured ? EnergyCounter(millijoules: s.gpuEnergy.millijoules, sources: Int(s.gpuEnergy.sources)) : nil,
             cpuEnergy: s.cpuEnergy.measured ? EnergyCounter(millijoules: s.cpuEnergy.millijoules, sources: Int(s.cpuEnergy.sources)) : nil,
-            load1: s.load1, memoryAvailableBytes: s.memoryAvailableBytes)
+            load1: s.load1, memoryAvailableBytes: s.memoryAvailableBytes, totalEnergyMillijoules: s.totalEnergyMillijoules,
+            idleEnergyMillijoules: s.idleEnergyMillijoules, energyMeasured: s.energyMeasured)
         self.init(seq: p.seq, sentAt: Timestamp(unixMillis: p.sentAtUnixMs), engines: engines, stats: stats)
     }
 
@@ -189,6 +190,9 @@ extension Heartbeat {
                 if let e = stats.cpuEnergy { s.cpuEnergy = e.proto }
                 s.load1 = stats.load1
                 s.memoryAvailableBytes = stats.memoryAvailableBytes
+                s.totalEnergyMillijoules = stats.totalEnergyMillijoules
+                s.idleEnergyMillijoules = stats.idleEnergyMillijoules
+                s.energyMeasured = stats.energyMeasured
             }
         }
     }

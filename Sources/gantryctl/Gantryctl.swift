@@ -19,7 +19,7 @@ struct Gantryctl: AsyncParsableCommand {
             the token from --token-file, $GANTRY_TOKEN_FILE, or /etc/gantry/admin.token.
             """,
         version: GantryVersion.current,
-        subcommands: [Status.self, Nodes.self, Submit.self, Jobs.self])
+        subcommands: [Status.self, Nodes.self, Submit.self, Jobs.self, ReportCommand.self])
 
     static func main() async {
         await CommandLineMain.run(Self.self, program: "gantryctl", usageErrors: [ConfigError.self])

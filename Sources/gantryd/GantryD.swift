@@ -6,6 +6,8 @@ import GantryLogging
 import GantryModel
 import GantryStore
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -86,7 +88,15 @@ struct GantryD: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error.message)
         }
-        let services = CoordinatorServices(options: options, logger: logger, store: store)
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(1), .microseconds(2), .microseconds(5), .microseconds(10), .microseconds(20), .microseconds(50),
+            .microseconds(100), .microseconds(200), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
+        ]
+        MetricsSystem.bootstrap(factory)
+        let services = CoordinatorServices(
+            options: options, logger: logger, store: store, metricsText: { registry.emitToString() })
         do {
             try await services.coordinator.start()
         } catch {

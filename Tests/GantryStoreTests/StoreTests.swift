@@ -33,9 +33,9 @@ struct StoreTests {
     func migrateEmpty() throws {
         let dir = try StateDir()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try store.appliedMigrations() == ["v1"])
+        #expect(try store.appliedMigrations() == ["v1", "v2-cost"])
         let again = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try again.appliedMigrations() == ["v1"])
+        #expect(try again.appliedMigrations() == ["v1", "v2-cost"])
         #expect(try again.check().ok)
     }
 
@@ -68,7 +68,11 @@ struct StoreTests {
             cordoned: true, draining: false, lastSeen: Timestamp(unixMillis: 9))
         let entry = LedgerEntry(
             job: job.id, attempt: 1, node: NodeID("n1")!, engine: "e", model: "m", tenant: "t", outcome: .succeeded,
-            promptTokens: 3, completionTokens: 16, tokensEstimated: false, startedAt: Timestamp(unixMillis: 1), finishedAt: Timestamp(unixMillis: 2))
+            promptTokens: 3, completionTokens: 16, tokensEstimated: false, startedAt: Timestamp(unixMillis: 1), finishedAt: Timestamp(unixMillis: 2),
+            pool: "h200", receipt: Receipt(
+                promptTokens: 3, completionTokens: 16, wallMs: 1, slotMs: 900, busyMicros: 800_000, energyMillijoules: 5,
+                energyMeasured: true, depreciationMicroUSD: 7, energyMicroUSD: 1, overheadMicroUSD: 2))
+        job.receipt = entry.receipt
         try store.apply([.job(queued), .node(node), .job(job), .ledger(entry)])
         try store.apply([.ledger(entry)])  // a replay
         let (jobs, nodes) = try store.loadForRestore(finishedLimit: 10)
@@ -170,4 +174,34 @@ final class Recorder: @unchecked Sendable {
     private var items: [UInt64] = []
     func add(_ v: UInt64) { lock.lock(); items.append(v); lock.unlock() }
     var values: [UInt64] { lock.lock(); defer { lock.unlock() }; return items }
+}
+
+@Suite("Store migrations")
+struct MigrationTests {
+    @Test("a store at the previous schema (v1) migrates to the current one, keeping its rows")
+    func fromPrevious() throws {
+        let dir = try StateDir()
+        // Write a v1 store, as the previous gantryd would have.
+        let queue = try DatabaseQueue(path: dir.path + "/" + Store.fileName)
+        var v1 = DatabaseMigrator()
+        v1.registerMigration("v1", migrate: StoreSchemaV1.migrate)
+        try v1.migrate(queue)
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO ledger (job_id, attempt, node, engine, model, tenant, outcome, prompt_tokens, completion_tokens,
+                    tokens_estimated, started_at, finished_at)
+                VALUES (42, 1, 'n1', 'e', 'm', 't', 'succeeded', 3, 16, 0, 1, 2)
+                """)
+        }
+        try queue.close()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        #expect(try store.appliedMigrations() == ["v1", "v2-cost"])
+        let ledger = try store.ledger()
+        #expect(ledger.count == 1)
+        #expect(ledger[0].completionTokens == 16)
+        #expect(ledger[0].receipt.totalMicroUSD == 0)  // rows from before costs existed carry none
+        #expect(ledger[0].pool == "")
+        #expect(try store.check().ok)
+        #expect(try store.idleAccruals() == 0)
+    }
 }

@@ -768,6 +768,8 @@ nonisolated struct Gantry_V1_Receipt: Sendable {
 
   var totalMicroUsd: Int64 = 0
 
+  var busyMicros: Int64 = 0
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -867,85 +869,130 @@ nonisolated struct Gantry_V1_Explanation: Sendable {
   init() {}
 }
 
-nonisolated struct Gantry_V1_ReportRow: Sendable {
+nonisolated struct Gantry_V1_ReportRow: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var key: String = String()
-
-  var tokens: UInt64 = 0
-
-  var promptTokens: UInt64 = 0
-
-  var completionTokens: UInt64 = 0
-
-  var busySeconds: Double = 0
-
-  var idleSeconds: Double = 0
-
-  var utilization: Double = 0
-
-  var spendMicroUsd: Int64 = 0
-
-  var idleMicroUsd: Int64 = 0
-
-  var usdPerMtokAllocation: Double = 0
-
-  var usdPerMtokUsage: Double = 0
-
-  var energyMillijoules: UInt64 = 0
-
-  var joulesPerToken: Double = 0
-
-  var energyMeasured: Bool = false
-
-  var tokensPerSecond: Double = 0
-
-  var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  init() {}
-}
-
-nonisolated struct Gantry_V1_Report: @unchecked Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  var by: String {
-    get {_storage._by}
-    set {_uniqueStorage()._by = newValue}
+  var key: String {
+    get {_storage._key}
+    set {_uniqueStorage()._key = newValue}
   }
 
-  var fromUnixMs: Int64 {
-    get {_storage._fromUnixMs}
-    set {_uniqueStorage()._fromUnixMs = newValue}
+  var tokens: UInt64 {
+    get {_storage._tokens}
+    set {_uniqueStorage()._tokens = newValue}
   }
 
-  var toUnixMs: Int64 {
-    get {_storage._toUnixMs}
-    set {_uniqueStorage()._toUnixMs = newValue}
+  var promptTokens: UInt64 {
+    get {_storage._promptTokens}
+    set {_uniqueStorage()._promptTokens = newValue}
   }
 
-  var rows: [Gantry_V1_ReportRow] {
-    get {_storage._rows}
-    set {_uniqueStorage()._rows = newValue}
+  var completionTokens: UInt64 {
+    get {_storage._completionTokens}
+    set {_uniqueStorage()._completionTokens = newValue}
   }
 
-  var total: Gantry_V1_ReportRow {
-    get {_storage._total ?? Gantry_V1_ReportRow()}
-    set {_uniqueStorage()._total = newValue}
+  var busySeconds: Double {
+    get {_storage._busySeconds}
+    set {_uniqueStorage()._busySeconds = newValue}
   }
-  /// Returns true if `total` has been explicitly set.
-  var hasTotal: Bool {_storage._total != nil}
-  /// Clears the value of `total`. Subsequent reads from it will return its default value.
-  mutating func clearTotal() {_uniqueStorage()._total = nil}
+
+  var idleSeconds: Double {
+    get {_storage._idleSeconds}
+    set {_uniqueStorage()._idleSeconds = newValue}
+  }
+
+  var utilization: Double {
+    get {_storage._utilization}
+    set {_uniqueStorage()._utilization = newValue}
+  }
+
+  var spendMicroUsd: Int64 {
+    get {_storage._spendMicroUsd}
+    set {_uniqueStorage()._spendMicroUsd = newValue}
+  }
+
+  var idleMicroUsd: Int64 {
+    get {_storage._idleMicroUsd}
+    set {_uniqueStorage()._idleMicroUsd = newValue}
+  }
+
+  var usdPerMtokAllocation: Double {
+    get {_storage._usdPerMtokAllocation}
+    set {_uniqueStorage()._usdPerMtokAllocation = newValue}
+  }
+
+  var usdPerMtokUsage: Double {
+    get {_storage._usdPerMtokUsage}
+    set {_uniqueStorage()._usdPerMtokUsage = newValue}
+  }
+
+  var energyMillijoules: UInt64 {
+    get {_storage._energyMillijoules}
+    set {_uniqueStorage()._energyMillijoules = newValue}
+  }
+
+  var joulesPerToken: Double {
+    get {_storage._joulesPerToken}
+    set {_uniqueStorage()._joulesPerToken = newValue}
+  }
+
+  var energyMeasured: Bool {
+    get {_storage._energyMeasured}
+    set {_uniqueStorage()._energyMeasured = newValue}
+  }
+
+  var tokensPerSecond: Double {
+    get {_storage._tokensPerSecond}
+    set {_uniqueStorage()._tokensPerSecond = newValue}
+  }
+
+  var windowSeconds: Double {
+    get {_storage._windowSeconds}
+    set {_uniqueStorage()._windowSeconds = newValue}
+  }
+
+  var jobs: UInt32 {
+    get {_storage._jobs}
+    set {_uniqueStorage()._jobs = newValue}
+  }
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+nonisolated struct Gantry_V1_Report: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var by: String = String()
+
+  var fromUnixMs: Int64 = 0
+
+  var toUnixMs: Int64 = 0
+
+  var rows: [Gantry_V1_ReportRow] = []
+
+  var total: Gantry_V1_ReportRow {
+    get {_total ?? Gantry_V1_ReportRow()}
+    set {_total = newValue}
+  }
+  /// Returns true if `total` has been explicitly set.
+  var hasTotal: Bool {self._total != nil}
+  /// Clears the value of `total`. Subsequent reads from it will return its default value.
+  mutating func clearTotal() {self._total = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _total: Gantry_V1_ReportRow? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -2285,7 +2332,7 @@ nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Gantry_V1_Receipt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Receipt"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}wall_ms\0\u{3}slot_ms\0\u{3}energy_millijoules\0\u{3}energy_measured\0\u{3}depreciation_micro_usd\0\u{3}energy_micro_usd\0\u{3}overhead_micro_usd\0\u{3}total_micro_usd\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}wall_ms\0\u{3}slot_ms\0\u{3}energy_millijoules\0\u{3}energy_measured\0\u{3}depreciation_micro_usd\0\u{3}energy_micro_usd\0\u{3}overhead_micro_usd\0\u{3}total_micro_usd\0\u{3}busy_micros\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2303,6 +2350,7 @@ nonisolated extension Gantry_V1_Receipt: SwiftProtobuf.Message, SwiftProtobuf._M
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.energyMicroUsd) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.overheadMicroUsd) }()
       case 10: try { try decoder.decodeSingularInt64Field(value: &self.totalMicroUsd) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.busyMicros) }()
       default: break
       }
     }
@@ -2339,6 +2387,9 @@ nonisolated extension Gantry_V1_Receipt: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.totalMicroUsd != 0 {
       try visitor.visitSingularInt64Field(value: self.totalMicroUsd, fieldNumber: 10)
     }
+    if self.busyMicros != 0 {
+      try visitor.visitSingularInt64Field(value: self.busyMicros, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2353,6 +2404,7 @@ nonisolated extension Gantry_V1_Receipt: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.energyMicroUsd != rhs.energyMicroUsd {return false}
     if lhs.overheadMicroUsd != rhs.overheadMicroUsd {return false}
     if lhs.totalMicroUsd != rhs.totalMicroUsd {return false}
+    if lhs.busyMicros != rhs.busyMicros {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2564,114 +2616,26 @@ nonisolated extension Gantry_V1_Explanation: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ReportRow"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}tokens\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}busy_seconds\0\u{3}idle_seconds\0\u{1}utilization\0\u{3}spend_micro_usd\0\u{3}idle_micro_usd\0\u{3}usd_per_mtok_allocation\0\u{3}usd_per_mtok_usage\0\u{3}energy_millijoules\0\u{3}joules_per_token\0\u{3}energy_measured\0\u{3}tokens_per_second\0")
-
-  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.tokens) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.promptTokens) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.completionTokens) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.busySeconds) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.idleSeconds) }()
-      case 7: try { try decoder.decodeSingularDoubleField(value: &self.utilization) }()
-      case 8: try { try decoder.decodeSingularInt64Field(value: &self.spendMicroUsd) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.idleMicroUsd) }()
-      case 10: try { try decoder.decodeSingularDoubleField(value: &self.usdPerMtokAllocation) }()
-      case 11: try { try decoder.decodeSingularDoubleField(value: &self.usdPerMtokUsage) }()
-      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.energyMillijoules) }()
-      case 13: try { try decoder.decodeSingularDoubleField(value: &self.joulesPerToken) }()
-      case 14: try { try decoder.decodeSingularBoolField(value: &self.energyMeasured) }()
-      case 15: try { try decoder.decodeSingularDoubleField(value: &self.tokensPerSecond) }()
-      default: break
-      }
-    }
-  }
-
-  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.key.isEmpty {
-      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
-    }
-    if self.tokens != 0 {
-      try visitor.visitSingularUInt64Field(value: self.tokens, fieldNumber: 2)
-    }
-    if self.promptTokens != 0 {
-      try visitor.visitSingularUInt64Field(value: self.promptTokens, fieldNumber: 3)
-    }
-    if self.completionTokens != 0 {
-      try visitor.visitSingularUInt64Field(value: self.completionTokens, fieldNumber: 4)
-    }
-    if self.busySeconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.busySeconds, fieldNumber: 5)
-    }
-    if self.idleSeconds.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.idleSeconds, fieldNumber: 6)
-    }
-    if self.utilization.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.utilization, fieldNumber: 7)
-    }
-    if self.spendMicroUsd != 0 {
-      try visitor.visitSingularInt64Field(value: self.spendMicroUsd, fieldNumber: 8)
-    }
-    if self.idleMicroUsd != 0 {
-      try visitor.visitSingularInt64Field(value: self.idleMicroUsd, fieldNumber: 9)
-    }
-    if self.usdPerMtokAllocation.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.usdPerMtokAllocation, fieldNumber: 10)
-    }
-    if self.usdPerMtokUsage.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.usdPerMtokUsage, fieldNumber: 11)
-    }
-    if self.energyMillijoules != 0 {
-      try visitor.visitSingularUInt64Field(value: self.energyMillijoules, fieldNumber: 12)
-    }
-    if self.joulesPerToken.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.joulesPerToken, fieldNumber: 13)
-    }
-    if self.energyMeasured != false {
-      try visitor.visitSingularBoolField(value: self.energyMeasured, fieldNumber: 14)
-    }
-    if self.tokensPerSecond.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.tokensPerSecond, fieldNumber: 15)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  static func ==(lhs: Gantry_V1_ReportRow, rhs: Gantry_V1_ReportRow) -> Bool {
-    if lhs.key != rhs.key {return false}
-    if lhs.tokens != rhs.tokens {return false}
-    if lhs.promptTokens != rhs.promptTokens {return false}
-    if lhs.completionTokens != rhs.completionTokens {return false}
-    if lhs.busySeconds != rhs.busySeconds {return false}
-    if lhs.idleSeconds != rhs.idleSeconds {return false}
-    if lhs.utilization != rhs.utilization {return false}
-    if lhs.spendMicroUsd != rhs.spendMicroUsd {return false}
-    if lhs.idleMicroUsd != rhs.idleMicroUsd {return false}
-    if lhs.usdPerMtokAllocation != rhs.usdPerMtokAllocation {return false}
-    if lhs.usdPerMtokUsage != rhs.usdPerMtokUsage {return false}
-    if lhs.energyMillijoules != rhs.energyMillijoules {return false}
-    if lhs.joulesPerToken != rhs.joulesPerToken {return false}
-    if lhs.energyMeasured != rhs.energyMeasured {return false}
-    if lhs.tokensPerSecond != rhs.tokensPerSecond {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  static let protoMessageName: String = _protobuf_package + ".Report"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}by\0\u{3}from_unix_ms\0\u{3}to_unix_ms\0\u{1}rows\0\u{1}total\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}tokens\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}busy_seconds\0\u{3}idle_seconds\0\u{1}utilization\0\u{3}spend_micro_usd\0\u{3}idle_micro_usd\0\u{3}usd_per_mtok_allocation\0\u{3}usd_per_mtok_usage\0\u{3}energy_millijoules\0\u{3}joules_per_token\0\u{3}energy_measured\0\u{3}tokens_per_second\0\u{3}window_seconds\0\u{1}jobs\0")
 
   fileprivate class _StorageClass {
-    var _by: String = String()
-    var _fromUnixMs: Int64 = 0
-    var _toUnixMs: Int64 = 0
-    var _rows: [Gantry_V1_ReportRow] = []
-    var _total: Gantry_V1_ReportRow? = nil
+    var _key: String = String()
+    var _tokens: UInt64 = 0
+    var _promptTokens: UInt64 = 0
+    var _completionTokens: UInt64 = 0
+    var _busySeconds: Double = 0
+    var _idleSeconds: Double = 0
+    var _utilization: Double = 0
+    var _spendMicroUsd: Int64 = 0
+    var _idleMicroUsd: Int64 = 0
+    var _usdPerMtokAllocation: Double = 0
+    var _usdPerMtokUsage: Double = 0
+    var _energyMillijoules: UInt64 = 0
+    var _joulesPerToken: Double = 0
+    var _energyMeasured: Bool = false
+    var _tokensPerSecond: Double = 0
+    var _windowSeconds: Double = 0
+    var _jobs: UInt32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2682,11 +2646,23 @@ nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._Me
     private init() {}
 
     init(copying source: _StorageClass) {
-      _by = source._by
-      _fromUnixMs = source._fromUnixMs
-      _toUnixMs = source._toUnixMs
-      _rows = source._rows
-      _total = source._total
+      _key = source._key
+      _tokens = source._tokens
+      _promptTokens = source._promptTokens
+      _completionTokens = source._completionTokens
+      _busySeconds = source._busySeconds
+      _idleSeconds = source._idleSeconds
+      _utilization = source._utilization
+      _spendMicroUsd = source._spendMicroUsd
+      _idleMicroUsd = source._idleMicroUsd
+      _usdPerMtokAllocation = source._usdPerMtokAllocation
+      _usdPerMtokUsage = source._usdPerMtokUsage
+      _energyMillijoules = source._energyMillijoules
+      _joulesPerToken = source._joulesPerToken
+      _energyMeasured = source._energyMeasured
+      _tokensPerSecond = source._tokensPerSecond
+      _windowSeconds = source._windowSeconds
+      _jobs = source._jobs
     }
   }
 
@@ -2705,11 +2681,23 @@ nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._Me
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._by) }()
-        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._fromUnixMs) }()
-        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._toUnixMs) }()
-        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._rows) }()
-        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._total) }()
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._key) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._tokens) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._promptTokens) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._completionTokens) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._busySeconds) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._idleSeconds) }()
+        case 7: try { try decoder.decodeSingularDoubleField(value: &_storage._utilization) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._spendMicroUsd) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._idleMicroUsd) }()
+        case 10: try { try decoder.decodeSingularDoubleField(value: &_storage._usdPerMtokAllocation) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._usdPerMtokUsage) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._energyMillijoules) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._joulesPerToken) }()
+        case 14: try { try decoder.decodeSingularBoolField(value: &_storage._energyMeasured) }()
+        case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._tokensPerSecond) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._windowSeconds) }()
+        case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._jobs) }()
         default: break
         }
       }
@@ -2718,43 +2706,141 @@ nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._Me
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._by.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._by, fieldNumber: 1)
+      if !_storage._key.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._key, fieldNumber: 1)
       }
-      if _storage._fromUnixMs != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._fromUnixMs, fieldNumber: 2)
+      if _storage._tokens != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._tokens, fieldNumber: 2)
       }
-      if _storage._toUnixMs != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._toUnixMs, fieldNumber: 3)
+      if _storage._promptTokens != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._promptTokens, fieldNumber: 3)
       }
-      if !_storage._rows.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._rows, fieldNumber: 4)
+      if _storage._completionTokens != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._completionTokens, fieldNumber: 4)
       }
-      try { if let v = _storage._total {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-      } }()
+      if _storage._busySeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._busySeconds, fieldNumber: 5)
+      }
+      if _storage._idleSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._idleSeconds, fieldNumber: 6)
+      }
+      if _storage._utilization.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._utilization, fieldNumber: 7)
+      }
+      if _storage._spendMicroUsd != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._spendMicroUsd, fieldNumber: 8)
+      }
+      if _storage._idleMicroUsd != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._idleMicroUsd, fieldNumber: 9)
+      }
+      if _storage._usdPerMtokAllocation.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._usdPerMtokAllocation, fieldNumber: 10)
+      }
+      if _storage._usdPerMtokUsage.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._usdPerMtokUsage, fieldNumber: 11)
+      }
+      if _storage._energyMillijoules != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._energyMillijoules, fieldNumber: 12)
+      }
+      if _storage._joulesPerToken.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._joulesPerToken, fieldNumber: 13)
+      }
+      if _storage._energyMeasured != false {
+        try visitor.visitSingularBoolField(value: _storage._energyMeasured, fieldNumber: 14)
+      }
+      if _storage._tokensPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._tokensPerSecond, fieldNumber: 15)
+      }
+      if _storage._windowSeconds.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._windowSeconds, fieldNumber: 16)
+      }
+      if _storage._jobs != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._jobs, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Gantry_V1_Report, rhs: Gantry_V1_Report) -> Bool {
+  static func ==(lhs: Gantry_V1_ReportRow, rhs: Gantry_V1_ReportRow) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
-        if _storage._by != rhs_storage._by {return false}
-        if _storage._fromUnixMs != rhs_storage._fromUnixMs {return false}
-        if _storage._toUnixMs != rhs_storage._toUnixMs {return false}
-        if _storage._rows != rhs_storage._rows {return false}
-        if _storage._total != rhs_storage._total {return false}
+        if _storage._key != rhs_storage._key {return false}
+        if _storage._tokens != rhs_storage._tokens {return false}
+        if _storage._promptTokens != rhs_storage._promptTokens {return false}
+        if _storage._completionTokens != rhs_storage._completionTokens {return false}
+        if _storage._busySeconds != rhs_storage._busySeconds {return false}
+        if _storage._idleSeconds != rhs_storage._idleSeconds {return false}
+        if _storage._utilization != rhs_storage._utilization {return false}
+        if _storage._spendMicroUsd != rhs_storage._spendMicroUsd {return false}
+        if _storage._idleMicroUsd != rhs_storage._idleMicroUsd {return false}
+        if _storage._usdPerMtokAllocation != rhs_storage._usdPerMtokAllocation {return false}
+        if _storage._usdPerMtokUsage != rhs_storage._usdPerMtokUsage {return false}
+        if _storage._energyMillijoules != rhs_storage._energyMillijoules {return false}
+        if _storage._joulesPerToken != rhs_storage._joulesPerToken {return false}
+        if _storage._energyMeasured != rhs_storage._energyMeasured {return false}
+        if _storage._tokensPerSecond != rhs_storage._tokensPerSecond {return false}
+        if _storage._windowSeconds != rhs_storage._windowSeconds {return false}
+        if _storage._jobs != rhs_storage._jobs {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".Report"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}by\0\u{3}from_unix_ms\0\u{3}to_unix_ms\0\u{1}rows\0\u{1}total\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.by) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.fromUnixMs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.toUnixMs) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._total) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.by.isEmpty {
+      try visitor.visitSingularStringField(value: self.by, fieldNumber: 1)
+    }
+    if self.fromUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromUnixMs, fieldNumber: 2)
+    }
+    if self.toUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toUnixMs, fieldNumber: 3)
+    }
+    if !self.rows.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 4)
+    }
+    try { if let v = self._total {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_Report, rhs: Gantry_V1_Report) -> Bool {
+    if lhs.by != rhs.by {return false}
+    if lhs.fromUnixMs != rhs.fromUnixMs {return false}
+    if lhs.toUnixMs != rhs.toUnixMs {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs._total != rhs._total {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -416,6 +416,15 @@ nonisolated struct Gantry_V1_HostStats: Sendable {
 
   var memoryAvailableBytes: UInt64 = 0
 
+  /// The agent's energy meter: cumulative millijoules since the agent started, in all and
+  /// while no slot was held. Measured from the counters above where the host has them,
+  /// else estimated from the cost profile's idle/busy watts and slot occupancy.
+  var totalEnergyMillijoules: UInt64 = 0
+
+  var idleEnergyMillijoules: UInt64 = 0
+
+  var energyMeasured: Bool = false
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -974,7 +983,7 @@ nonisolated extension Gantry_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Gantry_V1_HostStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".HostStats"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gpus\0\u{3}gpu_energy\0\u{3}cpu_energy\0\u{1}load1\0\u{3}memory_available_bytes\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}gpus\0\u{3}gpu_energy\0\u{3}cpu_energy\0\u{1}load1\0\u{3}memory_available_bytes\0\u{3}total_energy_millijoules\0\u{3}idle_energy_millijoules\0\u{3}energy_measured\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -987,6 +996,9 @@ nonisolated extension Gantry_V1_HostStats: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularMessageField(value: &self._cpuEnergy) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.load1) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.memoryAvailableBytes) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.totalEnergyMillijoules) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.idleEnergyMillijoules) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.energyMeasured) }()
       default: break
       }
     }
@@ -1012,6 +1024,15 @@ nonisolated extension Gantry_V1_HostStats: SwiftProtobuf.Message, SwiftProtobuf.
     if self.memoryAvailableBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.memoryAvailableBytes, fieldNumber: 5)
     }
+    if self.totalEnergyMillijoules != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalEnergyMillijoules, fieldNumber: 6)
+    }
+    if self.idleEnergyMillijoules != 0 {
+      try visitor.visitSingularUInt64Field(value: self.idleEnergyMillijoules, fieldNumber: 7)
+    }
+    if self.energyMeasured != false {
+      try visitor.visitSingularBoolField(value: self.energyMeasured, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1021,6 +1042,9 @@ nonisolated extension Gantry_V1_HostStats: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs._cpuEnergy != rhs._cpuEnergy {return false}
     if lhs.load1 != rhs.load1 {return false}
     if lhs.memoryAvailableBytes != rhs.memoryAvailableBytes {return false}
+    if lhs.totalEnergyMillijoules != rhs.totalEnergyMillijoules {return false}
+    if lhs.idleEnergyMillijoules != rhs.idleEnergyMillijoules {return false}
+    if lhs.energyMeasured != rhs.energyMeasured {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

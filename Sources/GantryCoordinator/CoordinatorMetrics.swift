@@ -1,0 +1,87 @@
+import GantryAccounting
+import GantryModel
+import Metrics
+
+/// The coordinator's metrics, declared in one place (swift-metrics; gantryd exports them in
+/// the Prometheus format on `/metrics`). Libraries never bootstrap a metrics backend; without
+/// one these are no-ops.
+struct CoordinatorMetrics {
+    /// Running totals per node since gantryd started, for the $/Mtok gauges.
+    private var spend: [NodeID: (total: Int64, idle: Int64, tokens: Int64)] = [:]
+    private let queueDepth = Gauge(label: "gantry_queue_depth")
+    private let placement = Metrics.Timer(label: "gantry_placement_seconds")
+    private let handshakeFailures = Counter(label: "gantry_handshake_failures_total")
+
+    mutating func billed(_ e: LedgerEntry) {
+        let node = e.node.rawValue
+        Counter(label: "gantry_tokens_total", dimensions: [("node", node), ("model", e.model), ("tenant", e.tenant), ("kind", "prompt")])
+            .increment(by: e.promptTokens)
+        Counter(label: "gantry_tokens_total", dimensions: [("node", node), ("model", e.model), ("tenant", e.tenant), ("kind", "completion")])
+            .increment(by: e.completionTokens)
+        let r = e.receipt
+        addSpend(node: node, depreciation: r.depreciationMicroUSD, energy: r.energyMicroUSD, overhead: r.overheadMicroUSD)
+        addEnergy(node: node, millijoules: r.energyMillijoules, measured: r.energyMeasured)
+        var t = spend[e.node] ?? (0, 0, 0)
+        t.total += r.totalMicroUSD
+        t.tokens += Int64(e.promptTokens + e.completionTokens)
+        spend[e.node] = t
+        updateCostGauges(e.node)
+    }
+
+    mutating func idle(_ i: IdleAccrual) {
+        let node = i.node.rawValue
+        addSpend(node: node, depreciation: i.depreciationMicroUSD, energy: i.energyMicroUSD, overhead: i.overheadMicroUSD)
+        addEnergy(node: node, millijoules: i.energyMillijoules, measured: i.energyMeasured)
+        var t = spend[i.node] ?? (0, 0, 0)
+        t.total += i.totalMicroUSD
+        t.idle += i.totalMicroUSD
+        spend[i.node] = t
+        updateCostGauges(i.node)
+    }
+
+    private func addSpend(node: String, depreciation: Int64, energy: Int64, overhead: Int64) {
+        for (component, micro) in [("depreciation", depreciation), ("energy", energy), ("overhead", overhead)] where micro > 0 {
+            FloatingPointCounter(label: "gantry_spend_usd_total", dimensions: [("node", node), ("component", component)])
+                .increment(by: Double(micro) / 1_000_000)
+        }
+    }
+
+    private func addEnergy(node: String, millijoules: Int64, measured: Bool) {
+        guard millijoules > 0 else { return }
+        FloatingPointCounter(label: "gantry_energy_joules_total", dimensions: [("node", node), ("source", measured ? "measured" : "estimated")])
+            .increment(by: Double(millijoules) / 1000)
+    }
+
+    private func updateCostGauges(_ node: NodeID) {
+        guard let t = spend[node], t.tokens > 0 else { return }
+        Gauge(label: "gantry_cost_per_million_tokens", dimensions: [("node", node.rawValue), ("basis", "allocation")])
+            .record(Double(t.total) / Double(t.tokens))
+        Gauge(label: "gantry_cost_per_million_tokens", dimensions: [("node", node.rawValue), ("basis", "usage")])
+            .record(Double(t.total - t.idle) / Double(t.tokens))
+    }
+
+    /// Point-in-time gauges, refreshed before each scrape.
+    func refresh(status: ClusterStatus, nodes: [NodeInfo]) {
+        queueDepth.record(status.queueDepth)
+        for state in JobState.allCases {
+            Gauge(label: "gantry_jobs", dimensions: [("state", state.rawValue)]).record(status.jobs[state] ?? 0)
+        }
+        for state in NodeState.allCases {
+            Gauge(label: "gantry_nodes", dimensions: [("state", state.rawValue)]).record(status.nodes[state] ?? 0)
+        }
+        for node in nodes {
+            let slots = node.engines.reduce(0) { $0 + ($1.healthy ? $1.slots : 0) }
+            Gauge(label: "gantry_node_utilization", dimensions: [("node", node.id.rawValue)])
+                .record(slots == 0 ? 0 : Double(node.runningAttempts) / Double(slots))
+        }
+        Gauge(label: "gantry_tokens_per_second").record(status.tokensPerSecond)
+    }
+
+    func placed(seconds: Double) {
+        placement.recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    func handshakeFailed() {
+        handshakeFailures.increment()
+    }
+}
