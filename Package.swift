@@ -103,9 +103,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "GantrySystemd",
+            dependencies: ["CSystemd", logging],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GantryLogging",
-            dependencies: [logging],
+            dependencies: [logging, "GantrySystemd"],
             swiftSettings: swiftSettings
         ),
 
@@ -116,6 +126,7 @@ let package = Package(
                 "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet", "GantryStore", "GantryAccounting",
                 nio, nioPosix, logging, collections,
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -149,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "gantryd",
             dependencies: [
-                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", logging,
+                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", "GantrySystemd", logging,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -160,8 +171,9 @@ let package = Package(
         .executableTarget(
             name: "gantry-agent",
             dependencies: [
-                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", logging,
+                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", "GantrySystemd", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -204,6 +216,11 @@ let package = Package(
         .testTarget(
             name: "GantryStoreTests",
             dependencies: ["GantryModel", "GantryCore", "GantryStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantrySystemdTests",
+            dependencies: ["GantrySystemd", logging],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

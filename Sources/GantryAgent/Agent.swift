@@ -21,6 +21,8 @@ public actor Agent {
     /// Splits the host's energy among running attempts and idle time.
     private var energy: EnergyMeter
     let counters: EnergyCounters
+    private var notifier: (@Sendable (String) -> Void)?
+    private var watchdog: (every: Duration, last: ContinuousClock.Instant)?
 
     public init(options: AgentOptions, inventory: Inventory, engines: [any Engine], host: HostProbe, spool: any ResultSpool, logger: Logger) throws {
         self.options = options
@@ -162,6 +164,32 @@ public actor Agent {
             let result = await engine.run(assignment) { [weak self] p in await self?.progress(p) }
             self.finished(result)
         }
+    }
+
+    /// Graceful shutdown, step one: take no new work.
+    func beginShutdown() {
+        core.beginShutdown()
+        logger.notice("shutting down: refusing new work, letting \(core.runningCount) running attempt(s) finish")
+    }
+
+    public var spooledCount: Int { core.spooled.count }
+
+    /// Lets the shell talk to systemd from the agent's own loop (see `tick`).
+    func superviseWith(send: @escaping @Sendable (String) -> Void, watchdogMicros: UInt64?) {
+        notifier = send
+        if let us = watchdogMicros { watchdog = (.microseconds(Int64(us / 2)), ContinuousClock.now) }
+    }
+
+    /// Called every second: the watchdog ping and the status line.
+    func tick() {
+        guard let notifier else { return }
+        let now = ContinuousClock.now
+        if let w = watchdog, now - w.last >= w.every {
+            notifier("WATCHDOG=1")
+            watchdog!.last = now
+        }
+        let state = core.connected ? "connected to \(options.coordinator)" : "connecting to \(options.coordinator)"
+        notifier("STATUS=\(state); \(core.runningCount) running, \(core.spooled.count) results awaiting ack")
     }
 
     /// Stops every running attempt (shutdown) and waits for them to end.

@@ -16,6 +16,9 @@ public struct AgentOptions: Sendable {
     public var software: String
     /// How often engines are health-probed.
     public var probeIntervalMs: Int64
+    /// On SIGTERM, how long running attempts may take to finish before they are stopped
+    /// and handed back.
+    public var shutdownTimeoutMs: Int64 = 30_000
 
     public init(
         coordinator: HostPort, nodeID: NodeID, token: Secret, labels: Labels = [:], cost: CostProfile = .free,

@@ -10,14 +10,24 @@ import NIOCore
 /// then reconnect with exponential backoff and jitter. Probes engines meanwhile.
 public struct AgentService: Service {
     let agent: Agent
+    let notify: (@Sendable (String) -> Void)?
+    let watchdogMicros: UInt64?
 
-    public init(agent: Agent) {
+    public init(agent: Agent, notify: (@Sendable (String) -> Void)? = nil, watchdogMicros: UInt64? = nil) {
         self.agent = agent
+        self.notify = notify
+        self.watchdogMicros = watchdogMicros
     }
 
     public func run() async throws {
         let agent = self.agent
         let logger = agent.logger
+        if let notify {
+            await agent.superviseWith(send: notify, watchdogMicros: watchdogMicros)
+            notify("READY=1")
+        }
+        // The connection loop runs until the drain below has handed everything back.
+        let connections = Task { await Self.connectionLoop(agent: agent) }
         await withDiscardingTaskGroup { group in
             group.addTask {
                 while !Task.isCancelled {
@@ -25,31 +35,59 @@ public struct AgentService: Service {
                     try? await Task.sleep(for: .milliseconds(agent.options.probeIntervalMs))
                 }
             }
-            var backoff = Backoff()
-            var rng = SystemRandomNumberGenerator()
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let start = ContinuousClock.now
-                do {
-                    try await cancelWhenGracefulShutdown {
-                        try await Self.session(agent: agent)
-                    }
-                } catch {
-                    if !Task.isShuttingDownGracefully {
-                        logger.warning("connection to the coordinator failed", metadata: [
-                            "coordinator": "\(agent.options.coordinator)", "error": "\(error)",
-                        ])
-                    }
+            group.addTask {
+                while !Task.isCancelled {
+                    await agent.tick()
+                    try? await Task.sleep(for: .seconds(1))
                 }
-                await agent.disconnected()
-                if Task.isCancelled || Task.isShuttingDownGracefully { break }
-                // A connection that lived a while resets the backoff.
-                if ContinuousClock.now - start > .seconds(10) { backoff.reset() }
-                let delay = backoff.next(unit: Double.random(in: 0..<1, using: &rng))
-                logger.info("reconnecting", metadata: ["delay_ms": "\(delay)"])
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(delay)) }
             }
-            group.cancelAll()
+            // Graceful shutdown: refuse new work, let running attempts finish (or stop them
+            // after the timeout, so the coordinator re-places them), wait for the results to
+            // be acknowledged, then disconnect.
+            try? await gracefulShutdown()
+            self.notify?("STOPPING=1")
+            await agent.beginShutdown()
+            let deadline = ContinuousClock.now + .milliseconds(agent.options.shutdownTimeoutMs)
+            while await agent.runningCount > 0, ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            if await agent.runningCount > 0 {
+                logger.warning("shutdown timeout: stopping the attempts still running; the coordinator will place them again")
+            }
             await agent.stopAll()
+            let ackDeadline = ContinuousClock.now + .seconds(5)
+            while await agent.spooledCount > 0, ContinuousClock.now < ackDeadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            connections.cancel()
+            await connections.value
+            group.cancelAll()
+        }
+    }
+
+    /// Connect, serve, and reconnect with exponential backoff and jitter, until cancelled.
+    static func connectionLoop(agent: Agent) async {
+        let logger = agent.logger
+        var backoff = Backoff()
+        var rng = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            let start = ContinuousClock.now
+            do {
+                try await Self.session(agent: agent)
+            } catch {
+                if !Task.isCancelled {
+                    logger.warning("connection to the coordinator failed", metadata: [
+                        "coordinator": "\(agent.options.coordinator)", "error": "\(error)",
+                    ])
+                }
+            }
+            await agent.disconnected()
+            if Task.isCancelled { break }
+            // A connection that lived a while resets the backoff.
+            if ContinuousClock.now - start > .seconds(10) { backoff.reset() }
+            let delay = backoff.next(unit: Double.random(in: 0..<1, using: &rng))
+            logger.info("reconnecting", metadata: ["delay_ms": "\(delay)"])
+            try? await Task.sleep(for: .milliseconds(delay))
         }
     }
 

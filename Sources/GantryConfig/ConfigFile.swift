@@ -17,8 +17,11 @@ public enum ConfigFile {
         }
     }
 
-    /// Reads a token file: it must exist and hold a non-empty secret.
-    public static func readToken(_ path: String, purpose: String) throws(ConfigError) -> String {
+    /// Reads a token file: it must exist and hold a non-empty secret. `${NAME}` in the path
+    /// is replaced by the environment variable (e.g. `${CREDENTIALS_DIRECTORY}/join.token`
+    /// under systemd's `LoadCredential=`).
+    public static func readToken(_ rawPath: String, purpose: String) throws(ConfigError) -> String {
+        let path = try expand(rawPath, purpose: purpose)
         switch readFile(path) {
         case .success(let text):
             guard text.contains(where: { !$0.isWhitespace }) else { throw ConfigError("\(purpose) file \(path) is empty") }
@@ -49,6 +52,27 @@ public enum ConfigFile {
             if bytes.count > 16 * 1024 * 1024 { return .failure(Errno(EFBIG)) }
         }
         return .success(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Replaces `${NAME}` with the environment variable NAME; an unset one is an error.
+    static func expand(_ path: String, purpose: String) throws(ConfigError) -> String {
+        var out = ""
+        var rest = Substring(path)
+        while let dollar = rest.firstIndex(of: "$"), rest[rest.index(after: dollar)...].first == "{" {
+            out += rest[..<dollar]
+            let nameStart = rest.index(dollar, offsetBy: 2)
+            guard let close = rest[nameStart...].firstIndex(of: "}") else {
+                throw ConfigError("\(purpose) file \(path): unterminated ${")
+            }
+            let name = String(rest[nameStart..<close])
+            guard let value = getenv(name) else {
+                let hint = name == "CREDENTIALS_DIRECTORY" ? " (systemd sets it for units with LoadCredential=)" : ""
+                throw ConfigError("\(purpose) file \(path): environment variable \(name) is not set\(hint)")
+            }
+            out += String(cString: value)
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 
     struct Errno: Error {

@@ -34,6 +34,10 @@ public actor Coordinator {
     private var held: Deque<(seq: UInt64, directive: CoordinatorDirective)> = []
     private var durableWaiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     var metrics = CoordinatorMetrics()
+    /// systemd's watchdog: pinged from `tick`, so a stuck actor stops the pings.
+    private var watchdog: (every: Duration, last: ContinuousClock.Instant)?
+    private var lastStatusLine: ContinuousClock.Instant?
+    private var notifier: (@Sendable (String) -> Void)?
 
     public init(options: CoordinatorOptions, logger: Logger, store: Store? = nil, now: Timestamp = WallClock.now()) {
         self.options = options
@@ -81,7 +85,7 @@ public actor Coordinator {
     /// SIGHUP: new tokens and settings, without dropping connections.
     public func reload(credentials: Credentials, settings: CoordinatorSettings) {
         credentialsBox.withLockedValue { $0 = credentials }
-        core.reconfigure(settings)
+        core.reconfigure(settings, now: WallClock.now())
         logger.notice("configuration reloaded")
     }
 
@@ -169,7 +173,36 @@ public actor Coordinator {
     // MARK: timers and queries
 
     public func tick() {
-        execute(timed { core.tick(now: WallClock.now()) })
+        let now = WallClock.now()
+        execute(timed { core.tick(now: now) })
+        supervise(now: now)
+    }
+
+    /// Lets the shell talk to systemd: `send` takes sd_notify strings; `watchdogMicros` is
+    /// the interval systemd expects pings within (pinged at half).
+    public func superviseWith(send: @escaping @Sendable (String) -> Void, watchdogMicros: UInt64?) {
+        notifier = send
+        if let us = watchdogMicros { watchdog = (.microseconds(Int64(us / 2)), ContinuousClock.now) }
+    }
+
+    private func supervise(now: Timestamp) {
+        guard let notifier else { return }
+        let clock = ContinuousClock.now
+        if let w = watchdog, clock - w.last >= w.every {
+            notifier("WATCHDOG=1")
+            watchdog!.last = clock
+        }
+        if lastStatusLine.map({ clock - $0 >= .seconds(2) }) ?? true {
+            lastStatusLine = clock
+            notifier("STATUS=\(statusLine(now: now))")
+        }
+    }
+
+    /// The one-line summary systemd shows in `systemctl status`.
+    public func statusLine(now: Timestamp) -> String {
+        let s = core.status(now: now)
+        let tps = Int(s.tokensPerSecond.rounded())
+        return "\(s.nodes[.ready] ?? 0) nodes ready; jobs: \(s.queueDepth) queued, \((s.jobs[.assigned] ?? 0) + (s.jobs[.running] ?? 0)) running; \(tps) tokens/s"
     }
 
     /// Runs a core event and, if it placed jobs, records the time per placement.

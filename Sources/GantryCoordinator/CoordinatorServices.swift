@@ -21,6 +21,7 @@ public struct CoordinatorServices: Sendable {
         metricsText: (@Sendable () -> String)? = nil
     ) {
         let coordinator = Coordinator(options: options, logger: logger, store: store)
+        _ = ProcessMetrics.startTime
         self.coordinator = coordinator
         self.protocolListener = ProtocolListener(coordinator: coordinator, group: group, inheritedDescriptor: protocolDescriptor)
         self.httpListener = HTTPListener(

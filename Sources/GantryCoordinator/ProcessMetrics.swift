@@ -5,20 +5,22 @@ import Glibc
 
 /// The standard Prometheus process metrics, read from /proc on each scrape.
 enum ProcessMetrics {
+    /// When this process started (first touched at start-up), in Unix seconds.
+    static let startTime: Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }()
+
     static func refresh() {
+        Gauge(label: "process_start_time_seconds").record(startTime)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let page = Double(sysconf(Int32(_SC_PAGESIZE)))
         if let stat = read("/proc/self/stat"), let close = stat.lastIndex(of: ")") {
             // Fields after the command name; utime and stime are fields 14 and 15 overall.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 20, let utime = Double(fields[11]), let stime = Double(fields[12]), let start = Double(fields[19]) {
+            if fields.count > 12, let utime = Double(fields[11]), let stime = Double(fields[12]) {
                 Gauge(label: "process_cpu_seconds_total").record((utime + stime) / ticks)
-                if let uptime = read("/proc/uptime")?.split(separator: " ").first.flatMap({ Double($0) }) {
-                    var ts = timespec()
-                    clock_gettime(CLOCK_REALTIME, &ts)
-                    let now = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-                    Gauge(label: "process_start_time_seconds").record(now - uptime + start / ticks)
-                }
             }
         }
         if let statm = read("/proc/self/statm")?.split(separator: " "), statm.count > 1,

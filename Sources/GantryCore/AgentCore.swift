@@ -41,6 +41,8 @@ public struct AgentCore: Sendable {
     /// Results written to the spool and not yet acknowledged.
     public private(set) var spooled: [AttemptRef: AttemptResult] = [:]
     public private(set) var connected = false
+    /// Set when the agent is shutting down: new assignments are refused.
+    public private(set) var shuttingDown = false
     public private(set) var heartbeatIntervalMs: Int64 = 1000
     var lastHeartbeat: Timestamp = .zero
     var heartbeatSeq: UInt64 = 0
@@ -120,9 +122,15 @@ public struct AgentCore: Sendable {
         }
     }
 
+    /// Graceful shutdown: refuse new work; running attempts may finish.
+    public mutating func beginShutdown() {
+        shuttingDown = true
+    }
+
     mutating func assign(_ a: Assignment) -> [AgentDirective] {
         if running[a.ref] != nil { return [.send(.accept(a.ref))] }
         if let r = spooled[a.ref] { return [.send(.result(r))] }
+        if shuttingDown { return [.send(.reject(a.ref, reason: "the agent on \(nodeID) is shutting down"))] }
         guard let i = engines.firstIndex(where: { $0.spec.name == a.engine }) else {
             return [.send(.reject(a.ref, reason: "no engine named '\(a.engine)' on node \(nodeID)"))]
         }

@@ -51,9 +51,18 @@ public struct CoordinatorCore: Sendable {
     }
 
     /// Applies new settings (SIGHUP). Queued and running work is untouched.
-    public mutating func reconfigure(_ settings: CoordinatorSettings) {
+    public mutating func reconfigure(_ settings: CoordinatorSettings, now: Timestamp) {
+        var settings = settings
+        settings.persistent = self.settings.persistent
         self.settings = settings
         self.pipeline = .standard(weights: settings.weights)
+        // Cost overrides may have changed: re-rate every node from now on.
+        for id in nodes.keys {
+            let node = nodes[id]!
+            let cost = settings.effectiveCost(node: id, labels: node.labels, reported: node.cost)
+            nodes[id]!.effectiveCost = cost
+            nodes[id]!.meter.setRates(CostRates(cost), now: now)
+        }
         capacityEpoch &+= 1
     }
 

@@ -1,4 +1,5 @@
 public import Logging
+public import GantrySystemd
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,16 +13,21 @@ public struct StderrLogHandler: LogHandler {
         case text, json
     }
 
-    public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     let label: String
     let format: Format
+    let level: LogLevelControl
 
-    public init(label: String, format: Format, level: Logger.Level) {
+    public init(label: String, format: Format, level: LogLevelControl) {
         self.label = label
         self.format = format
-        self.logLevel = level
+        self.level = level
+    }
+
+    public var logLevel: Logger.Level {
+        get { level.level }
+        set { level.level = newValue }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

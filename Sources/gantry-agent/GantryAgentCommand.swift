@@ -5,6 +5,7 @@ import GantryConfig
 import GantryHost
 import GantryLogging
 import GantryModel
+import GantrySystemd
 import GantryWire
 import Logging
 import ServiceLifecycle
@@ -41,6 +42,8 @@ struct GantryAgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = config ?? AgentConfig.defaultPath
+        let config = self.config
+        let logLevel = self.logLevel
         var settings = AgentConfig()
         if let text = try ConfigFile.read(path, isDefault: config == nil) {
             settings = try AgentConfig(toml: text, file: path)
@@ -72,7 +75,8 @@ struct GantryAgentCommand: AsyncParsableCommand {
             throw UsageError("no [[engine]] is configured in \(config ?? path); the node would have nothing to run")
         }
 
-        format.bootstrap(label: "gantry-agent", level: level)
+        let levelControl = LogLevelControl(level)
+        format.bootstrap(identifier: "gantry-agent", level: levelControl)
         let logger = Logger(label: "gantry-agent")
         let options = AgentOptions(
             coordinator: settings.coordinator, nodeID: id, token: token, labels: settings.labels, cost: settings.cost,
@@ -95,9 +99,20 @@ struct GantryAgentCommand: AsyncParsableCommand {
             "version": "\(GantryVersion.current)", "node.id": "\(id)", "coordinator": "\(settings.coordinator)",
             "cpus": "\(inventory.cpus)", "gpus": "\(inventory.gpus.count)", "gpu.source": "\(inventory.gpuSource.rawValue)",
         ])
+        let notifier = Notifier()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: AgentService(agent: agent))],
+                services: [
+                    .init(service: AgentService(agent: agent, notify: { notifier.send($0) }, watchdogMicros: notifier.watchdogIntervalMicros)),
+                    .init(service: ReloadService(
+                        reload: {
+                            guard let text = try ConfigFile.read(path, isDefault: config == nil) else { return "no config file; nothing to reload" }
+                            let fresh = try AgentConfig(toml: text, file: path)
+                            guard let level = Logger.Level(name: logLevel ?? fresh.logLevel) else { throw UsageError("bad log level") }
+                            levelControl.level = level
+                            return "log level \(level)"
+                        }, notify: { notifier.send($0) }, logger: logger)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

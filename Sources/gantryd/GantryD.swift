@@ -4,6 +4,7 @@ import GantryConfig
 import GantryCoordinator
 import GantryLogging
 import GantryModel
+import GantrySystemd
 import GantryStore
 import Logging
 import Metrics
@@ -46,7 +47,8 @@ struct GantryD: AsyncParsableCommand {
         await CommandLineMain.run(Self.self, program: "gantryd", usageErrors: [ConfigError.self])
     }
 
-    func run() async throws {
+    /// The configuration file with the flags applied over it.
+    func loadConfig() throws -> (CoordinatorConfig, Logger.Level) {
         let path = config ?? CoordinatorConfig.defaultPath
         var settings = CoordinatorConfig()
         if let text = try ConfigFile.read(path, isDefault: config == nil) {
@@ -59,6 +61,11 @@ struct GantryD: AsyncParsableCommand {
         guard let level = Logger.Level(name: settings.logLevel) else {
             throw UsageError("--log-level '\(settings.logLevel)' is not one of \(LogLevelName.valid.joined(separator: ", "))")
         }
+        return (settings, level)
+    }
+
+    func run() async throws {
+        let (settings, level) = try loadConfig()
         let format = try LogFormatChoice(flag: logFormat)
 
         if checkState {
@@ -74,7 +81,8 @@ struct GantryD: AsyncParsableCommand {
             return
         }
 
-        format.bootstrap(label: "gantryd", level: level)
+        let levelControl = LogLevelControl(level)
+        format.bootstrap(identifier: "gantryd", level: levelControl)
         let logger = Logger(label: "gantryd")
 
         var options = try CoordinatorOptions(config: settings, software: "gantryd/\(GantryVersion.current)")
@@ -95,8 +103,25 @@ struct GantryD: AsyncParsableCommand {
             .microseconds(100), .microseconds(200), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
         ]
         MetricsSystem.bootstrap(factory)
+        // Socket activation: systemd may hand us the listening sockets, by name.
+        let inherited = SocketActivation.listeners()
+        if !inherited.isEmpty {
+            logger.info("socket-activated", metadata: ["sockets": "\(inherited.keys.sorted().joined(separator: ","))"])
+        }
         let services = CoordinatorServices(
-            options: options, logger: logger, store: store, metricsText: { registry.emitToString() })
+            options: options, logger: logger, store: store, protocolDescriptor: inherited["gantry"],
+            httpDescriptor: inherited["http"], metricsText: { registry.emitToString() })
+        let notifier = Notifier()
+        let command = self
+        let supervisor = SupervisorService(
+            services: services, notify: { notifier.send($0) }, watchdogMicros: notifier.watchdogIntervalMicros, logger: logger,
+            reload: {
+                let (config, level) = try command.loadConfig()
+                let fresh = try CoordinatorOptions(config: config, software: "gantryd/\(GantryVersion.current)")
+                await services.coordinator.reload(credentials: fresh.credentials, settings: fresh.settings)
+                levelControl.level = level
+                return "tokens, cost overrides, scorer weights and log level (\(level)) from \(command.config ?? CoordinatorConfig.defaultPath)"
+            })
         do {
             try await services.coordinator.start()
         } catch {
@@ -104,7 +129,7 @@ struct GantryD: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services.all.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                services: (services.all + [supervisor]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.notice("gantryd starting", metadata: [

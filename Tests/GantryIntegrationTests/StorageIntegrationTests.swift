@@ -88,7 +88,7 @@ struct StorageIntegrationTests {
             let r = try await cluster.ctl(["submit", "--model", "m", "--file", file], timeout: 30)
             #expect(r.status == 1, "the submit was acknowledged: \(r.stdout)")
             try await eventually("gantryd exited") { !cluster.gantryd.isRunning }
-            #expect(cluster.gantryd.process.terminationStatus == 1)
+            #expect(cluster.gantryd.terminationStatus == 1)
             #expect(cluster.gantryd.output.contains("cannot write to the store"))
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")

@@ -39,50 +39,115 @@ final class Scratch: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
+/// Starts a program with posix_spawn, stdout and stderr to files. The tests reap their own
+/// children with waitpid: Foundation's Process occasionally never noticed a child's exit.
+func spawn(_ executable: String, _ arguments: [String], environment: [String: String], stdout: String, stderr: String) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    // Default signal handling in the child, whatever the test runner set.
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "NOTIFY_SOCKET")
+    env.removeValue(forKey: "LISTEN_FDS")
+    env.removeValue(forKey: "LISTEN_PID")
+    env.removeValue(forKey: "LISTEN_FDNAMES")
+    for (k, v) in environment { env[k] = v }
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        for p in argv { free(p) }
+        for p in envp { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+    guard rc == 0 else { throw TestFailure("cannot start \(executable): \(String(cString: strerror(rc)))") }
+    return pid
+}
+
+/// Waits for a child to exit (up to `timeout` seconds); its exit status, or nil if it still runs.
+func reap(_ pid: pid_t, timeout: Double) async -> Int32? {
+    let deadline = Date().addingTimeInterval(timeout)
+    while true {
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid {
+            if status & 0x7F == 0 { return (status >> 8) & 0xFF }  // exited
+            return 128 + (status & 0x7F)  // killed by a signal
+        }
+        if r < 0 { return -1 }
+        if Date() >= deadline { return nil }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+}
+
 /// A running daemon (gantryd, gantry-agent, llama-server) with its output captured to a
-/// log file. Stopped (SIGKILL) on deinit if still running.
+/// log file. Killed on deinit if still running.
 final class Daemon: @unchecked Sendable {
-    let process = Process()
+    let pid: pid_t
     let log: URL
     let name: String
+    private let lock = NSLock()
+    private var exitStatus: Int32?
 
     init(_ executable: String, _ arguments: [String], name: String, logDirectory: URL, environment: [String: String] = [:]) throws {
         self.name = name
         log = logDirectory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "NOTIFY_SOCKET")
-        env.removeValue(forKey: "LISTEN_FDS")
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        pid = try spawn(executable, arguments, environment: environment, stdout: log.path, stderr: log.path)
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
+    /// Whether it still runs (reaping it if it exited).
+    var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            exitStatus = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            return false
+        }
+        return true
+    }
+
+    var terminationStatus: Int32 {
+        _ = isRunning
+        lock.lock()
+        defer { lock.unlock() }
+        return exitStatus ?? -1
+    }
+
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
-    func signal(_ sig: Int32) { if process.isRunning { kill(pid, sig) } }
+    func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
 
     /// SIGTERM, then SIGKILL if it does not exit in `graceSeconds`.
     func stop(graceSeconds: Double = 10) async {
-        guard process.isRunning else { return }
-        signal(SIGTERM)
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(graceSeconds)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { signal(SIGKILL) }
-        process.waitUntilExit()
+        while isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if isRunning {
+            kill(pid, SIGKILL)
+            while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        }
     }
 
     func killHard() {
-        signal(SIGKILL)
-        process.waitUntilExit()
+        guard isRunning else { return }
+        kill(pid, SIGKILL)
+        while isRunning { usleep(5000) }
     }
 
     /// Waits for a log line matching `pattern` and returns its first capture group.
@@ -95,13 +160,13 @@ final class Daemon: @unchecked Sendable {
                 if m.numberOfRanges > 1, let r = Range(m.range(at: 1), in: text) { return String(text[r]) }
                 return ""
             }
-            if !process.isRunning { break }
+            if !isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestFailure("\(name) never logged /\(pattern)/; exit status \(process.isRunning ? "running" : "\(process.terminationStatus)"); log:\n\(output.suffix(3000))")
+        throw TestFailure("\(name) never logged /\(pattern)/; \(isRunning ? "still running" : "exit status \(terminationStatus)"); log:\n\(output.suffix(3000))")
     }
 
-    deinit { if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() } }
+    deinit { if isRunning { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0) } }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -118,27 +183,20 @@ struct CommandResult {
 
 /// Runs a command to completion (bounded by `timeout`), capturing its output.
 func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Double = 60) async throws -> CommandResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for (k, v) in environment { env[k] = v }
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    async let o = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-    async let e = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
-    if p.isRunning {
-        p.terminate()
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-cmd-\(UUID().uuidString.prefix(8))").path
+    defer {
+        unlink(base + ".out")
+        unlink(base + ".err")
+    }
+    let pid = try spawn(executable, arguments, environment: environment, stdout: base + ".out", stderr: base + ".err")
+    guard let status = await reap(pid, timeout: timeout) else {
+        kill(pid, SIGKILL)
+        _ = await reap(pid, timeout: 5)
         throw TestFailure("\(executable) \(arguments.joined(separator: " ")) did not finish in \(timeout)s")
     }
-    p.waitUntilExit()
-    return CommandResult(status: p.terminationStatus, stdout: String(decoding: await o, as: UTF8.self), stderr: String(decoding: await e, as: UTF8.self))
+    let out = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+    return CommandResult(status: status, stdout: out, stderr: err)
 }
 
 /// Polls `condition` every 50 ms until it holds or `timeout` passes. An error counts as
