@@ -28,9 +28,12 @@ let package = Package(
         .executable(name: "gantryd", targets: ["gantryd"]),
         .executable(name: "gantry-agent", targets: ["gantry-agent"]),
         .executable(name: "gantryctl", targets: ["gantryctl"]),
+        // For the fuzzer package in Tests/Fuzz.
+        .library(name: "GantryWire", targets: ["GantryWire", "GantryModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
@@ -99,6 +102,7 @@ let package = Package(
             name: "GantryNet",
             dependencies: [
                 "GantryModel", "GantryWire", nio, nioPosix,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -171,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "gantry-agent",
             dependencies: [
-                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", "GantrySystemd", logging,
+                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", "GantrySystemd", "GantryNet", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -181,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "gantryctl",
             dependencies: [
-                "GantryControl", "GantryModel", "GantryCLI", "GantryWire", "GantryConfig",
+                "GantryControl", "GantryModel", "GantryCLI", "GantryWire", "GantryConfig", "GantryNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

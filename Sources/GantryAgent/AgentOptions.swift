@@ -1,6 +1,7 @@
 public import GantryConfig
 public import GantryModel
 public import GantryWire
+public import GantryNet
 
 /// Everything the agent shell needs, resolved from config and flags.
 public struct AgentOptions: Sendable {
@@ -19,6 +20,8 @@ public struct AgentOptions: Sendable {
     /// On SIGTERM, how long running attempts may take to finish before they are stopped
     /// and handed back.
     public var shutdownTimeoutMs: Int64 = 30_000
+    /// TLS to the coordinator, if configured.
+    public var tls: GantryClient.TLS?
 
     public init(
         coordinator: HostPort, nodeID: NodeID, token: Secret, labels: Labels = [:], cost: CostProfile = .free,

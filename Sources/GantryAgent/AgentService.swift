@@ -96,7 +96,8 @@ public struct AgentService: Service {
         let options = agent.options
         let handshake = ClientHandshake(role: .agent, nodeID: options.nodeID.rawValue, token: options.token, software: options.software)
         let connection = try await GantryClient.connect(
-            host: options.coordinator.host, port: options.coordinator.port, handshake: handshake, maxFrameBytes: options.maxFrameBytes)
+            host: options.coordinator.host, port: options.coordinator.port, handshake: handshake, maxFrameBytes: options.maxFrameBytes,
+            tls: options.tls)
         let channel = connection.channel
         try await connection.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()

@@ -43,6 +43,15 @@ public struct AgentConfig: Hashable, Sendable {
     public var engines: [EngineConfig] = []
     public var maxFrameBytes = 4 * 1024 * 1024
     public var logLevel = "info"
+    /// [tls]: connect over TLS, trusting ca_file; cert_file/key_file for mutual TLS (the
+    /// certificate's name must be the node id).
+    public var tlsCAFile: String?
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    public var tlsServerName: String?
+    public var tlsEnabled = false
+    /// How long running jobs may take to finish on SIGTERM.
+    public var shutdownTimeoutMs: Int64 = 30_000
 
     public init() {}
 
@@ -71,6 +80,18 @@ public struct AgentConfig: Hashable, Sendable {
             logLevel = try t.string("level") ?? logLevel
             try t.rejectUnknownKeys(known: ["level"])
         }
+        shutdownTimeoutMs = try top.durationMillis("shutdown_timeout") ?? shutdownTimeoutMs
+        if var t = try top.table("tls") {
+            tlsEnabled = true
+            tlsCAFile = try t.string("ca_file")
+            tlsCertFile = try t.string("cert_file")
+            tlsKeyFile = try t.string("key_file")
+            tlsServerName = try t.string("server_name")
+            try t.rejectUnknownKeys(known: ["ca_file", "cert_file", "key_file", "server_name"])
+            if (tlsCertFile == nil) != (tlsKeyFile == nil) {
+                throw t.fail(tlsCertFile == nil ? "key_file" : "cert_file", "a client certificate needs both cert_file and key_file")
+            }
+        }
         if var t = try top.table("labels") {
             for key in t.table.keys {
                 guard let v = try t.string(key) else { continue }
@@ -84,7 +105,10 @@ public struct AgentConfig: Hashable, Sendable {
             guard names.insert(engine.name).inserted else { throw e.fail("name", "engine name '\(engine.name)' is used twice") }
             engines.append(engine)
         }
-        try top.rejectUnknownKeys(known: ["coordinator", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "log", "labels", "cost", "engine"])
+        try top.rejectUnknownKeys(known: [
+            "coordinator", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "shutdown_timeout", "log", "tls", "labels",
+            "cost", "engine",
+        ])
     }
 
     static func cost(_ t: inout TableReader, extraKeys: [String] = []) throws(ConfigError) -> CostProfile {

@@ -34,6 +34,19 @@ public struct CoordinatorConfig: Hashable, Sendable {
 
     public var logLevel = "info"
 
+    // [tls]: serve the protocol over TLS; with client_ca_file, require client certificates
+    // (mutual TLS) and bind each agent's node id to its certificate's name.
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    public var tlsClientCAFile: String?
+
+    // [limits]
+    public var maxConnections = 10_000
+    public var maxConnectionsPerAddress = 256
+    public var idleTimeoutMs: Int64 = 300_000
+    public var maxInflightRequests = 64
+    public var authFailuresPerMinute = 5
+
     /// Cost profiles that replace what agents report: `[[cost_override]]` with `node = "id"`
     /// or `label = "key=value"`, and the agent's `[cost]` keys.
     public var costOverrides: [CostOverrideConfig] = []
@@ -97,6 +110,29 @@ public struct CoordinatorConfig: Hashable, Sendable {
             weightCost = try t.number("cost", in: 0...1000) ?? weightCost
             try t.rejectUnknownKeys(known: ["least_loaded", "bin_pack", "cost"])
         }
+        if var t = try top.table("tls") {
+            tlsCertFile = try t.string("cert_file")
+            tlsKeyFile = try t.string("key_file")
+            tlsClientCAFile = try t.string("client_ca_file")
+            try t.rejectUnknownKeys(known: ["cert_file", "key_file", "client_ca_file"])
+            if (tlsCertFile == nil) != (tlsKeyFile == nil) {
+                throw t.fail(tlsCertFile == nil ? "key_file" : "cert_file", "TLS needs both cert_file and key_file")
+            }
+            if tlsClientCAFile != nil && tlsCertFile == nil {
+                throw t.fail("client_ca_file", "client_ca_file needs cert_file and key_file too")
+            }
+        }
+        if var t = try top.table("limits") {
+            maxConnections = try t.int("max_connections", in: 1...10_000_000) ?? maxConnections
+            maxConnectionsPerAddress = try t.int("max_connections_per_address", in: 1...10_000_000) ?? maxConnectionsPerAddress
+            idleTimeoutMs = try t.durationMillis("idle_timeout") ?? idleTimeoutMs
+            maxInflightRequests = try t.int("max_inflight_requests", in: 1...1_000_000) ?? maxInflightRequests
+            authFailuresPerMinute = try t.int("auth_failures_per_minute", in: 0...1_000_000) ?? authFailuresPerMinute
+            try t.rejectUnknownKeys(known: [
+                "max_connections", "max_connections_per_address", "idle_timeout", "max_inflight_requests", "auth_failures_per_minute",
+            ])
+            if idleTimeoutMs < 1000 { throw t.fail("idle_timeout", "must be at least 1s") }
+        }
         if var t = try top.table("log") {
             logLevel = try t.string("level") ?? logLevel
             try t.rejectUnknownKeys(known: ["level"])
@@ -121,7 +157,7 @@ public struct CoordinatorConfig: Hashable, Sendable {
             }
             costOverrides.append(CostOverrideConfig(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
         }
-        try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "log", "cost_override"])
+        try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "tls", "limits", "log", "cost_override"])
     }
 }
 

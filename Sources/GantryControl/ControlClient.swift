@@ -1,7 +1,7 @@
 public import GantryConfig
 public import GantryModel
 public import GantryWire
-import GantryNet
+public import GantryNet
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -30,10 +30,12 @@ public final class ControlClient: Sendable {
 
     /// Connects, authenticates, runs `body`, then closes the connection.
     public static func withConnection<R: Sendable>(
-        to address: HostPort, token: Secret?, timeoutMs: Int64 = 5000, _ body: @escaping @Sendable (ControlClient) async throws -> R
+        to address: HostPort, token: Secret?, timeoutMs: Int64 = 5000, tls: GantryClient.TLS? = nil,
+        _ body: @escaping @Sendable (ControlClient) async throws -> R
     ) async throws -> R {
         let handshake = ClientHandshake(role: .admin, token: token, software: "gantryctl/\(GantryVersion.current)")
-        let connection = try await GantryClient.connect(host: address.host, port: address.port, handshake: handshake, timeout: .milliseconds(timeoutMs))
+        let connection = try await GantryClient.connect(
+            host: address.host, port: address.port, handshake: handshake, timeout: .milliseconds(timeoutMs), tls: tls)
         let channel = connection.channel
         return try await connection.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()

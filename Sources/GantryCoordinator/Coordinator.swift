@@ -23,6 +23,10 @@ public actor Coordinator {
     let options: CoordinatorOptions
     let logger: Logger
     private let credentialsBox: NIOLockedValueBox<Credentials>
+    /// Connection limits and the failed-handshake penalty, shared with the event loops.
+    public nonisolated let admission: Admission
+    /// Control requests not yet answered (by a reply, or a watch's first event), per session.
+    private var inflight: [SessionID: Set<UInt64>] = [:]
 
     /// The durable store and its writer, if persistence is on.
     let store: Store?
@@ -47,6 +51,7 @@ public actor Coordinator {
         self.core = CoordinatorCore(settings: settings, now: now)
         self.credentialsBox = NIOLockedValueBox(options.credentials)
         self.store = store
+        self.admission = Admission(limits: options.limits)
     }
 
     /// Loads the store's state and starts the writer. Call once, before serving.
@@ -83,7 +88,8 @@ public actor Coordinator {
     public nonisolated var credentials: Credentials { credentialsBox.withLockedValue { $0 } }
 
     /// SIGHUP: new tokens and settings, without dropping connections.
-    public func reload(credentials: Credentials, settings: CoordinatorSettings) {
+    public func reload(credentials: Credentials, settings: CoordinatorSettings, limits: Admission.Limits? = nil) {
+        if let limits { admission.limits = limits }
         credentialsBox.withLockedValue { $0 = credentials }
         core.reconfigure(settings, now: WallClock.now())
         logger.notice("configuration reloaded")
@@ -121,13 +127,18 @@ public actor Coordinator {
             execute(core.agentRegistered(session: id, address: session.address, registration: registration, now: now))
         case (.agent, .agent(let message)):
             execute(timed { core.agentMessage(message, session: id, now: now) })
+        case (.admin, .adminRequest) where inflight[id, default: []].count >= options.maxInflightRequests:
+            let e = GantryError(.limitExceeded, "\(inflight[id, default: []].count) requests are already in flight on this connection (limits.max_inflight_requests = \(options.maxInflightRequests)); wait for answers")
+            session.outbox.send(WireEnvelope(.error(e, fatal: false), requestID: envelope.requestID))
         case (.admin, .adminRequest(.report(let query))):
+            inflight[id, default: []].insert(envelope.requestID)
             execute([.reply(id, requestID: envelope.requestID, await report(query))])
         case (.admin, .adminRequest(let request)):
             guard envelope.requestID != 0 else {
                 execute([.error(id, GantryError(.badRequest, "AdminRequest needs a non-zero request_id"), fatal: false)])
                 return
             }
+            inflight[id, default: []].insert(envelope.requestID)
             if let answer = storeAnswer(request) {
                 execute([.reply(id, requestID: envelope.requestID, answer)])
                 return
@@ -166,6 +177,7 @@ public actor Coordinator {
 
     /// The connection is gone.
     func closed(_ id: SessionID) {
+        inflight[id] = nil
         guard sessions.removeValue(forKey: id) != nil else { return }
         execute(core.sessionClosed(id, now: WallClock.now()))
     }
@@ -281,6 +293,11 @@ public actor Coordinator {
         await withCheckedContinuation { durableWaiters.append((target, $0)) }
     }
 
+    private func answered(_ id: SessionID, _ requestID: UInt64) {
+        guard inflight[id]?.remove(requestID) != nil else { return }
+        if inflight[id]?.isEmpty == true { inflight[id] = nil }
+    }
+
     /// The metrics gauges, refreshed for a scrape.
     func refreshMetrics() {
         let now = WallClock.now()
@@ -292,6 +309,7 @@ public actor Coordinator {
             case .send(let id, let message):
                 sessions[id]?.outbox.send(WireEnvelope(.coordinator(message)))
             case .reply(let id, let requestID, let result):
+                answered(id, requestID)
                 switch result {
                 case .success(let response):
                     sessions[id]?.outbox.send(WireEnvelope(.adminResponse(response), requestID: requestID))
@@ -299,6 +317,7 @@ public actor Coordinator {
                     sessions[id]?.outbox.send(WireEnvelope(.error(error, fatal: false), requestID: requestID))
                 }
             case .jobEvent(let id, let requestID, let event):
+                answered(id, requestID)
                 sessions[id]?.outbox.send(WireEnvelope(.jobEvent(event), requestID: requestID))
             case .error(let id, let error, let fatal):
                 guard let session = sessions[id] else { return }

@@ -10,7 +10,6 @@ struct CoordinatorMetrics {
     private var spend: [NodeID: (total: Int64, idle: Int64, tokens: Int64)] = [:]
     private let queueDepth = Gauge(label: "gantry_queue_depth")
     private let placement = Metrics.Timer(label: "gantry_placement_seconds")
-    private let handshakeFailures = Counter(label: "gantry_handshake_failures_total")
 
     mutating func billed(_ e: LedgerEntry) {
         let node = e.node.rawValue
@@ -81,7 +80,7 @@ struct CoordinatorMetrics {
         placement.recordNanoseconds(Int64(seconds * 1e9))
     }
 
-    func handshakeFailed() {
-        handshakeFailures.increment()
+    static func handshakeFailed(code: ErrorCode) {
+        Counter(label: "gantry_handshake_failures_total", dimensions: [("code", code.name)]).increment()
     }
 }

@@ -3,6 +3,8 @@ public import GantryCore
 import GantryModel
 public import GantryWire
 import GantryPlacement
+public import GantryNet
+public import NIOSSL
 
 /// Everything the coordinator shell needs at start-up, resolved from config and flags.
 public struct CoordinatorOptions: Sendable {
@@ -17,6 +19,12 @@ public struct CoordinatorOptions: Sendable {
     public var stateDir: String?
     public var minFreeBytes: UInt64 = 64 << 20
     public var retentionMs: Int64 = 7 * 86_400_000
+    public var limits = Admission.Limits()
+    /// TLS on the protocol listener; `mutualTLS` binds agents' node ids to their certificates.
+    public var tls: NIOSSLContext?
+    public var mutualTLS = false
+    public var idleTimeoutMs: Int64 = 300_000
+    public var maxInflightRequests = 64
     /// Called (on the writer thread) when the store cannot be written; gantryd exits.
     public var onStoreFailure: @Sendable (any Error) -> Void = { _ in }
 
@@ -67,6 +75,19 @@ public struct CoordinatorOptions: Sendable {
             handshakeTimeoutMs: config.handshakeTimeoutMs, settings: settings,
             credentials: Credentials(join: join, admin: admin, readOnly: readOnly), serverID: software)
         self.stateDir = config.stateDir
+        self.limits = Admission.Limits(
+            maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+            authFailuresPerMinute: config.authFailuresPerMinute)
+        self.idleTimeoutMs = config.idleTimeoutMs
+        if let cert = config.tlsCertFile, let key = config.tlsKeyFile {
+            do {
+                self.tls = try GantryTLS.serverContext(certFile: cert, keyFile: key, clientCAFile: config.tlsClientCAFile)
+            } catch {
+                throw ConfigError(error.description)
+            }
+            self.mutualTLS = config.tlsClientCAFile != nil
+        }
+        self.maxInflightRequests = config.maxInflightRequests
         self.minFreeBytes = config.minFreeBytes
         self.retentionMs = config.retentionMs
     }

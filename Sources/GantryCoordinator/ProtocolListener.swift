@@ -2,6 +2,7 @@ public import GantryNet
 public import NIOCore
 import GantryModel
 import GantryWire
+import NIOSSL
 import Logging
 public import NIOPosix
 public import ServiceLifecycle
@@ -33,13 +34,20 @@ public struct ProtocolListener: Service {
             credentials: { coordinator.credentials },
             serverID: options.serverID,
             handshakeTimeout: .milliseconds(options.handshakeTimeoutMs),
+            admission: coordinator.admission,
+            bindNodeIDToCertificate: options.mutualTLS,
             onHandshakeFailure: { peer, error in
                 logger.warning("handshake failed", metadata: ["peer.address": "\(peer)", "error.code": "\(error.code.name)", "error": "\(error.message)"])
+                CoordinatorMetrics.handshakeFailed(code: error.code)
             })
         let maxFrameBytes = options.maxFrameBytes
+        let idleTimeout = TimeAmount.milliseconds(options.idleTimeoutMs)
+        let tls = options.tls
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ServerInbound, ByteBuffer>> = { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                 try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: maxFrameBytes)
+                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                 try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(configuration: configuration))
                 return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
             }
@@ -48,6 +56,8 @@ public struct ProtocolListener: Service {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A peer that half-closes mid-frame still gets the error frame (bad_frame) before we close.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
         let server: NIOAsyncChannel<NIOAsyncChannel<ServerInbound, ByteBuffer>, Never>
         do {
             if let fd = inheritedDescriptor {

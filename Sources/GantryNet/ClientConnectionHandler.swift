@@ -1,6 +1,7 @@
 public import GantryModel
 public import GantryWire
 public import NIOCore
+import NIOSSL
 
 /// What a client connection yields: the server's Welcome, then its frames.
 public enum ClientInbound: Sendable {
@@ -83,6 +84,10 @@ public final class ClientConnectionHandler: ChannelInboundHandler, RemovableChan
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !established, !failed, error is NIOSSLError || "\(type(of: error))".contains("BoringSSL") {
+            fail(context: context, GantryError(.unavailable, "TLS handshake failed: \(error)"))
+            return
+        }
         if let e = error as? FrameError {
             let code: ErrorCode = if case .tooLarge = e { .frameTooLarge } else { .badFrame }
             fail(context: context, GantryError(code, "from the server: \(e)"))

@@ -2,6 +2,7 @@ public import GantryModel
 public import GantryWire
 public import NIOCore
 public import NIOPosix
+public import NIOSSL
 
 /// Opens authenticated protocol connections (agents and control clients).
 public enum GantryClient {
@@ -9,9 +10,20 @@ public enum GantryClient {
 
     /// Connects and starts the handshake. The first inbound element is `.established`
     /// (or the stream throws the server's Reject as a `GantryError`).
+    /// TLS for a connection: the context and the name to verify the server as.
+    public struct TLS: Sendable {
+        public var context: NIOSSLContext
+        public var serverName: String?
+
+        public init(context: NIOSSLContext, serverName: String?) {
+            self.context = context
+            self.serverName = serverName
+        }
+    }
+
     public static func connect(
         host: String, port: Int, handshake: ClientHandshake, maxFrameBytes: Int = defaultMaxFrameBytes,
-        timeout: TimeAmount = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        timeout: TimeAmount = .seconds(5), tls: TLS? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Connection {
         do {
             return try await ClientBootstrap(group: group)
@@ -19,6 +31,10 @@ public enum GantryClient {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            let name = tls.serverName ?? (host.first?.isLetter == true ? host : nil)
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: name))
+                        }
                         try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: maxFrameBytes)
                         try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(handshake: handshake, timeout: timeout))
                         return try Connection(wrappingChannelSynchronously: channel)

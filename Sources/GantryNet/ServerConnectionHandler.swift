@@ -25,16 +25,23 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
         public var credentials: @Sendable () -> Credentials
         public var serverID: String
         public var handshakeTimeout: TimeAmount
-        /// Called for every failed handshake (logging, metrics, rate limiting).
+        /// Called for every failed handshake (logging, metrics).
         public var onHandshakeFailure: @Sendable (_ peer: String, _ error: GantryError) -> Void
+        /// Connection limits and the failed-handshake penalty; nil admits everyone.
+        public var admission: Admission?
+        /// Mutual TLS: an agent's node id must be one of its client certificate's names.
+        public var bindNodeIDToCertificate = false
 
         public init(
             credentials: @escaping @Sendable () -> Credentials, serverID: String, handshakeTimeout: TimeAmount,
+            admission: Admission? = nil, bindNodeIDToCertificate: Bool = false,
             onHandshakeFailure: @escaping @Sendable (String, GantryError) -> Void = { _, _ in }
         ) {
             self.credentials = credentials
             self.serverID = serverID
             self.handshakeTimeout = handshakeTimeout
+            self.admission = admission
+            self.bindNodeIDToCertificate = bindNodeIDToCertificate
             self.onHandshakeFailure = onHandshakeFailure
         }
     }
@@ -44,6 +51,10 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
     private var established = false
     private var closing = false
     private var deadline: Scheduled<Void>?
+    /// The address this connection holds an admission slot for.
+    private var admitted: String?
+    /// A challenge held back by the failed-handshake penalty.
+    private var heldChallenge: Scheduled<Void>?
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -57,6 +68,18 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
     }
 
     public func channelActive(context: ChannelHandlerContext) {
+        if let admission = configuration.admission {
+            let peer = peerAddressOnly(context)
+            if let refusal = admission.admit(peer) {
+                closing = true
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let buffer = WireEnvelope(.error(refusal, fatal: true)).encode(allocator: context.channel.allocator)
+                context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in bound.value.close(promise: nil) }
+                context.fireChannelActive()
+                return
+            }
+            admitted = peer
+        }
         startDeadline(context: context)
         context.fireChannelActive()
     }
@@ -64,7 +87,27 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
     public func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
+        heldChallenge?.cancel()
+        if let admitted { configuration.admission?.release(admitted) }
+        admitted = nil
         context.fireChannelInactive()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ChannelEvent, e == .inputClosed, !established {
+            // The peer stopped sending before finishing the handshake: nothing more can come.
+            if !closing {
+                closing = true
+                deadline?.cancel()
+                context.close(promise: nil)
+            }
+            return
+        }
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            fail(context: context, GantryError(.idleTimeout, "no frame for too long (limits.idle_timeout); closing"), asReject: !established)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     private func startDeadline(context: ChannelHandlerContext) {
@@ -92,11 +135,38 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
             fail(context: context, error, asReject: true)
             return
         }
+        if configuration.bindNodeIDToCertificate, case .hello(let hello) = envelope.message, hello.role == .agent {
+            let names = GantryTLS.peerNames(context) ?? []
+            guard names.contains(hello.nodeID) else {
+                let shown = names.isEmpty ? "no client certificate" : "a certificate for \(names.joined(separator: ", "))"
+                let r = Reject(GantryError(.badHello, "node id '\(hello.nodeID.prefix(80))' does not match the client certificate (the agent presented \(shown))"))
+                configuration.onHandshakeFailure(peerDescription(context), r.error)
+                closing = true
+                deadline?.cancel()
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(wrapOutboundOut(WireEnvelope(.reject(r)).encode(allocator: context.channel.allocator)))
+                    .whenComplete { _ in bound.value.close(promise: nil) }
+                return
+            }
+        }
         switch handshake.receive(envelope.message, credentials: configuration.credentials()) {
         case .challenge(let c):
-            context.writeAndFlush(wrapOutboundOut(WireEnvelope(.challenge(c)).encode(allocator: context.channel.allocator)), promise: nil)
+            let buffer = WireEnvelope(.challenge(c)).encode(allocator: context.channel.allocator)
+            let penalty = configuration.admission?.penalty(for: peerAddressOnly(context)) ?? 0
+            if penalty > 0 {
+                // This address keeps failing the handshake: make it wait.
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                heldChallenge = context.eventLoop.scheduleTask(in: .milliseconds(Int64(penalty * 1000))) {
+                    let (handler, context) = bound.value
+                    guard !handler.closing else { return }
+                    context.writeAndFlush(handler.wrapOutboundOut(buffer), promise: nil)
+                }
+            } else {
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            }
         case .reject(let r):
             configuration.onHandshakeFailure(peerDescription(context), r.error)
+            if r.error.code == .authFailed { configuration.admission?.recordAuthFailure(peerAddressOnly(context)) }
             closing = true
             deadline?.cancel()
             let buffer = WireEnvelope(.reject(r)).encode(allocator: context.channel.allocator)
@@ -143,6 +213,11 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
 
     private func peerDescription(_ context: ChannelHandlerContext) -> String {
         context.remoteAddress.map(describeAddress) ?? "unknown"
+    }
+
+    /// The peer's IP address without the port: limits and penalties are per address.
+    private func peerAddressOnly(_ context: ChannelHandlerContext) -> String {
+        context.remoteAddress?.ipAddress ?? "unknown"
     }
 }
 

@@ -5,6 +5,7 @@ import GantryConfig
 import GantryHost
 import GantryLogging
 import GantryModel
+import GantryNet
 import GantrySystemd
 import GantryWire
 import Logging
@@ -78,10 +79,19 @@ struct GantryAgentCommand: AsyncParsableCommand {
         let levelControl = LogLevelControl(level)
         format.bootstrap(identifier: "gantry-agent", level: levelControl)
         let logger = Logger(label: "gantry-agent")
-        let options = AgentOptions(
+        var options = AgentOptions(
             coordinator: settings.coordinator, nodeID: id, token: token, labels: settings.labels, cost: settings.cost,
             engines: settings.engines, stateDir: settings.stateDir, maxFrameBytes: settings.maxFrameBytes,
             software: "gantry-agent/\(GantryVersion.current)")
+        options.shutdownTimeoutMs = settings.shutdownTimeoutMs
+        if settings.tlsEnabled {
+            do {
+                let context = try GantryTLS.clientContext(caFile: settings.tlsCAFile, certFile: settings.tlsCertFile, keyFile: settings.tlsKeyFile)
+                options.tls = GantryClient.TLS(context: context, serverName: settings.tlsServerName)
+            } catch {
+                throw UsageError(error.description)
+            }
+        }
         let engines = try makeEngines(settings.engines)
         let spool: FileSpool
         let spooled: Int

@@ -3,6 +3,7 @@ import GantryCLI
 import GantryConfig
 import GantryControl
 import GantryModel
+import GantryNet
 import GantryWire
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +45,31 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("timeout"), help: "Seconds to wait for gantryd to answer the handshake.")
     var timeoutSeconds: Double = 5
 
+    @Option(name: .customLong("tls-ca"), help: "Connect over TLS, trusting this CA (PEM) (default: $GANTRY_TLS_CA).")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-cert"), help: "Client certificate for mutual TLS (PEM) (default: $GANTRY_TLS_CERT).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "Client key for mutual TLS (PEM) (default: $GANTRY_TLS_KEY).")
+    var tlsKey: String?
+
+    @Option(name: .customLong("tls-server-name"), help: "The name to verify gantryd's certificate against (default: the host).")
+    var tlsServerName: String?
+
+    func tls() throws -> GantryClient.TLS? {
+        let ca = tlsCA ?? environment("GANTRY_TLS_CA")
+        let cert = tlsCert ?? environment("GANTRY_TLS_CERT")
+        let key = tlsKey ?? environment("GANTRY_TLS_KEY")
+        guard ca != nil || cert != nil else { return nil }
+        if (cert == nil) != (key == nil) { throw UsageError("--tls-cert and --tls-key go together") }
+        do {
+            return GantryClient.TLS(context: try GantryTLS.clientContext(caFile: ca, certFile: cert, keyFile: key), serverName: tlsServerName)
+        } catch {
+            throw UsageError(error.description)
+        }
+    }
+
     func address() throws -> HostPort {
         let text = coordinator ?? environment("GANTRY_COORDINATOR") ?? "127.0.0.1:7420"
         do {
@@ -65,7 +91,7 @@ struct GlobalOptions: ParsableArguments {
         let address = try address()
         let token = try token()
         do {
-            return try await ControlClient.withConnection(to: address, token: token, timeoutMs: Int64(timeoutSeconds * 1000), body)
+            return try await ControlClient.withConnection(to: address, token: token, timeoutMs: Int64(timeoutSeconds * 1000), tls: try tls(), body)
         } catch let e as GantryError {
             switch e.code {
             case .badRequest: throw UsageError(e.message)

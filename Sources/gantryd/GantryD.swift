@@ -118,7 +118,7 @@ struct GantryD: AsyncParsableCommand {
             reload: {
                 let (config, level) = try command.loadConfig()
                 let fresh = try CoordinatorOptions(config: config, software: "gantryd/\(GantryVersion.current)")
-                await services.coordinator.reload(credentials: fresh.credentials, settings: fresh.settings)
+                await services.coordinator.reload(credentials: fresh.credentials, settings: fresh.settings, limits: fresh.limits)
                 levelControl.level = level
                 return "tokens, cost overrides, scorer weights and log level (\(level)) from \(command.config ?? CoordinatorConfig.defaultPath)"
             })

@@ -67,13 +67,14 @@ final class Cluster: @unchecked Sendable {
 
     /// Starts an agent with the given `[[engine]]` tables (TOML) and labels.
     @discardableResult
-    func startAgent(_ id: String, engines: String = Cluster.simEngine(), labels: [String: String] = [:], cost: String = "") throws -> Daemon {
+    func startAgent(_ id: String, engines: String = Cluster.simEngine(), labels: [String: String] = [:], cost: String = "", nodeID: String? = nil, extra: String = "") throws -> Daemon {
         let labelLines = labels.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n")
         let config = try scratch.write("\(id).toml", """
             coordinator = "\(address)"
-            node_id = "\(id)"
+            node_id = "\(nodeID ?? id)"
             join_token_file = "\(scratch.file("join.token"))"
             state_dir = "\(scratch.path)/\(id)"
+            \(extra)
             [labels]
             \(labelLines)
             \(cost)

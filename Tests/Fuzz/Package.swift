@@ -1,0 +1,22 @@
+// swift-tools-version: 6.2
+//
+// The libFuzzer target, kept in its own package so the main build never sees it. Build and
+// run it with scripts/fuzz (it passes -sanitize=fuzzer,address).
+import PackageDescription
+
+let package = Package(
+    name: "gantry-fuzz",
+    dependencies: [
+        .package(path: "../.."),
+    ],
+    targets: [
+        .executableTarget(
+            name: "GantryFuzz",
+            dependencies: [
+                .product(name: "GantryWire", package: "main"),
+            ],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
