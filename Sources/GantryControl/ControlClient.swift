@@ -11,6 +11,8 @@ public final class ControlClient: Sendable {
     private enum Waiter {
         case response(CheckedContinuation<AdminResponse, any Error>)
         case events(AsyncThrowingStream<JobEvent, any Error>.Continuation)
+        /// A submit with `watch`: the ids, then events until every job's final one.
+        case submitted(CheckedContinuation<[JobID], any Error>?, AsyncThrowingStream<JobEvent, any Error>.Continuation, remaining: Set<JobID>)
     }
 
     private struct State {
@@ -111,6 +113,28 @@ public final class ControlClient: Sendable {
         return stream
     }
 
+    /// Submits jobs and streams their events: the ids once they are durable, then every
+    /// change of every job until each one's final event.
+    public func submitWatching(_ specs: [JobSpec]) async throws -> (ids: [JobID], events: AsyncThrowingStream<JobEvent, any Error>) {
+        let (stream, events) = AsyncThrowingStream<JobEvent, any Error>.makeStream()
+        let ids: [JobID] = try await withCheckedThrowingContinuation { continuation in
+            let id: UInt64? = state.withLockedValue { s in
+                if s.failure != nil { return nil }
+                let id = s.nextID
+                s.nextID += 1
+                s.waiters[id] = .submitted(continuation, events, remaining: [])
+                return id
+            }
+            guard let id else {
+                let failure: (any Error)? = state.withLockedValue { $0.failure }
+                continuation.resume(throwing: failure ?? GantryError(.unavailable, "connection closed"))
+                return
+            }
+            outbox.send(WireEnvelope(.adminRequest(.submit(specs, watch: true)), requestID: id))
+        }
+        return (ids, stream)
+    }
+
     private func dispatch(_ envelope: WireEnvelope) {
         if envelope.requestID == 0 {
             if case .error(let e, true) = envelope.message { fail(e) }
@@ -122,6 +146,11 @@ public final class ControlClient: Sendable {
             switch (w, envelope.message) {
             case (.events, .jobEvent(let e)) where !e.final:
                 break
+            case (.submitted(_, let events, _), .adminResponse(.submitted(let ids))):
+                s.waiters[envelope.requestID] = .submitted(nil, events, remaining: Set(ids))
+            case (.submitted(_, let events, var remaining), .jobEvent(let e)):
+                if e.final { remaining.remove(e.job.id) }
+                s.waiters[envelope.requestID] = remaining.isEmpty ? nil : .submitted(nil, events, remaining: remaining)
             default:
                 s.waiters[envelope.requestID] = nil
             }
@@ -136,6 +165,17 @@ public final class ControlClient: Sendable {
             if e.final { c.finish() }
         case (.events(let c)?, .error(let e, _)): c.finish(throwing: e)
         case (.events(let c)?, let other): c.finish(throwing: GantryError(.unexpectedMessage, "gantryd answered with \(other.kind)"))
+        case (.submitted(let c?, _, _)?, .adminResponse(.submitted(let ids))): c.resume(returning: ids)
+        case (.submitted(let c?, let events, _)?, .error(let e, _)):
+            c.resume(throwing: e)
+            events.finish(throwing: e)
+        case (.submitted(_, let events, let remaining)?, .jobEvent(let e)):
+            events.yield(e)
+            if e.final && remaining.subtracting([e.job.id]).isEmpty { events.finish() }
+        case (.submitted(let c, let events, _)?, let other):
+            let e = GantryError(.unexpectedMessage, "gantryd answered with \(other.kind)")
+            c?.resume(throwing: e)
+            events.finish(throwing: e)
         case (nil, _): break
         }
     }
@@ -150,6 +190,9 @@ public final class ControlClient: Sendable {
             switch w {
             case .response(let c): c.resume(throwing: error)
             case .events(let c): c.finish(throwing: error)
+            case .submitted(let c, let events, _):
+                c?.resume(throwing: error)
+                events.finish(throwing: error)
             }
         }
     }

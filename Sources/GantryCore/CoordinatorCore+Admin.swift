@@ -31,8 +31,8 @@ extension CoordinatorCore {
         case .setNode(let id, let action):
             let (r, d) = setNode(id, action, now: now)
             return (r, d)
-        case .submit(let specs):
-            let (r, d) = submit(specs, now: now)
+        case .submit(let specs, let watch):
+            let (r, d) = submit(specs, now: now, watcher: watch ? Watcher(session: session, requestID: requestID) : nil)
             return (r, d)
         case .listJobs(let filter):
             return (.success(.jobs(listJobs(filter))), [])
@@ -73,7 +73,7 @@ extension CoordinatorCore {
     }
 
     /// Validates and queues a batch, all or nothing.
-    mutating func submit(_ specs: [JobSpec], now: Timestamp) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
+    mutating func submit(_ specs: [JobSpec], now: Timestamp, watcher: Watcher? = nil) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
         guard !specs.isEmpty else { return (.failure(GantryError(.badRequest, "submit carries no jobs")), []) }
         guard specs.count <= settings.maxJobsPerSubmit else {
             return (.failure(GantryError(.limitExceeded, "submit carries \(specs.count) jobs; the limit per request is \(settings.maxJobsPerSubmit)")), [])
@@ -101,6 +101,7 @@ extension CoordinatorCore {
             jobs[id] = record
             queue.push(id, spec: spec)
             markDirty(id)
+            if let watcher { watchers[id] = [watcher] }
             ids.append(id)
         }
         return (.success(.submitted(ids)), schedule(now: now))

@@ -44,7 +44,8 @@ public enum AdminRequest: Hashable, Sendable {
     case listNodes
     case getNode(NodeID)
     case setNode(NodeID, NodeAction)
-    case submit([JobSpec])
+    /// Submit jobs; with `watch`, also stream their events (like `watchJob` for each).
+    case submit([JobSpec], watch: Bool = false)
     case listJobs(JobFilter)
     case getJob(JobID)
     case cancelJob(JobID)

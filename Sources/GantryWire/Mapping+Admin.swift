@@ -16,7 +16,7 @@ extension AdminRequest {
             default: throw GantryError(.badRequest, "SetNodeRequest has no known action")
             }
             self = .setNode(try parseNodeID(r.nodeID, field: "node"), action)
-        case .submit(let r): self = .submit(r.jobs.map(JobSpec.init))
+        case .submit(let r): self = .submit(r.jobs.map(JobSpec.init), watch: r.watch)
         case .listJobs(let r):
             var filter = JobFilter(limit: Int(r.limit))
             if !r.state.isEmpty {
@@ -56,7 +56,11 @@ extension AdminRequest {
                         case .drain: .drain
                         }
                 }
-            case .submit(let specs): $0.submit = .with { $0.jobs = specs.map(\.proto) }
+            case .submit(let specs, let watch):
+                $0.submit = .with {
+                    $0.jobs = specs.map(\.proto)
+                    $0.watch = watch
+                }
             case .listJobs(let f):
                 $0.listJobs = .with {
                     $0.state = f.state?.rawValue ?? ""

@@ -53,34 +53,27 @@ struct Submit: AsyncParsableCommand {
         let progress = ProgressBar(enabled: isatty(2) == 1, total: specs.count, label: wait ? "done" : "submitted")
         let started = Date()
         let jobs: [Job] = try await global.withClient { client in
-            var ids: [JobID] = []
-            ids.reserveCapacity(specs.count)
+            var results: [JobID: Job] = [:]
+            var order: [JobID] = []
+            order.reserveCapacity(specs.count)
             for start in stride(from: 0, to: specs.count, by: Self.batchSize) {
                 let batch = Array(specs[start..<min(start + Self.batchSize, specs.count)])
-                let response = try await client.request(.submit(batch))
-                guard case .submitted(let batchIDs) = response else { throw unexpected(response) }
-                ids += batchIDs
-                if !wait { progress.update(ids.count) }
-            }
-            guard wait else { return ids.map { Job(id: $0, spec: JobSpec(model: "", prompt: ""), submittedAt: .zero) } }
-            return try await withThrowingTaskGroup(of: (Int, Job).self) { group in
-                for (i, id) in ids.enumerated() {
-                    group.addTask {
-                        var last: Job?
-                        for try await event in client.watch(id) { last = event.job }
-                        guard let last else { throw CommandFailure("job \(id) vanished while waiting") }
-                        return (i, last)
+                if wait {
+                    // The coordinator streams each job's changes after the ids.
+                    let (ids, events) = try await client.submitWatching(batch)
+                    order += ids
+                    for try await event in events where event.final {
+                        results[event.job.id] = event.job
+                        progress.update(results.count)
                     }
+                } else {
+                    let response = try await client.request(.submit(batch))
+                    guard case .submitted(let ids) = response else { throw unexpected(response) }
+                    order += ids
+                    progress.update(order.count)
                 }
-                var results = [Job?](repeating: nil, count: ids.count)
-                var done = 0
-                for try await (i, job) in group {
-                    results[i] = job
-                    done += 1
-                    progress.update(done)
-                }
-                return results.compactMap { $0 }
             }
+            return order.map { results[$0] ?? Job(id: $0, spec: JobSpec(model: "", prompt: ""), submittedAt: .zero) }
         }
         progress.finish()
         let seconds = Date().timeIntervalSince(started)

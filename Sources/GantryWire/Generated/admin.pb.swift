@@ -365,13 +365,17 @@ nonisolated struct Gantry_V1_JobSpec: Sendable {
 }
 
 /// Jobs are accepted all or nothing: the response lists their ids in input
-/// order, and is sent only once the jobs are durable.
+/// order, and is sent only once the jobs are durable. With `watch`, the coordinator
+/// then streams JobEvent frames (same request_id) for each job as it changes, the
+/// last one of each job with `final` set.
 nonisolated struct Gantry_V1_SubmitRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   var jobs: [Gantry_V1_JobSpec] = []
+
+  var watch: Bool = false
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1571,7 +1575,7 @@ nonisolated extension Gantry_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Gantry_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".SubmitRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}jobs\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}jobs\0\u{1}watch\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1580,6 +1584,7 @@ nonisolated extension Gantry_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProto
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.jobs) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.watch) }()
       default: break
       }
     }
@@ -1589,11 +1594,15 @@ nonisolated extension Gantry_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProto
     if !self.jobs.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.jobs, fieldNumber: 1)
     }
+    if self.watch != false {
+      try visitor.visitSingularBoolField(value: self.watch, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Gantry_V1_SubmitRequest, rhs: Gantry_V1_SubmitRequest) -> Bool {
     if lhs.jobs != rhs.jobs {return false}
+    if lhs.watch != rhs.watch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
