@@ -31,6 +31,8 @@ public struct CoordinatorConfig: Hashable, Sendable {
     public var weightLeastLoaded = 1.0
     public var weightBinPack = 0.0
     public var weightCost = 0.0
+    /// Feasible nodes a placement decision scores (0: all); see `placement.max_candidates`.
+    public var maxCandidates = 4
 
     public var logLevel = "info"
 
@@ -108,7 +110,8 @@ public struct CoordinatorConfig: Hashable, Sendable {
             weightLeastLoaded = try t.number("least_loaded", in: 0...1000) ?? weightLeastLoaded
             weightBinPack = try t.number("bin_pack", in: 0...1000) ?? weightBinPack
             weightCost = try t.number("cost", in: 0...1000) ?? weightCost
-            try t.rejectUnknownKeys(known: ["least_loaded", "bin_pack", "cost"])
+            maxCandidates = try t.int("max_candidates", in: 0...1_000_000) ?? maxCandidates
+            try t.rejectUnknownKeys(known: ["least_loaded", "bin_pack", "cost", "max_candidates"])
         }
         if var t = try top.table("tls") {
             tlsCertFile = try t.string("cert_file")

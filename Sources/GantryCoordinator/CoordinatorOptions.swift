@@ -63,6 +63,7 @@ public struct CoordinatorOptions: Sendable {
         settings.maxMaxTokens = config.maxTokensLimit
         settings.maxJobsPerSubmit = config.maxJobsPerSubmit
         settings.weights = ScoringWeights(leastLoaded: config.weightLeastLoaded, binPack: config.weightBinPack, cost: config.weightCost)
+        settings.maxCandidates = config.maxCandidates
         settings.software = software
         settings.costOverrides = config.costOverrides.compactMap { o in
             switch o.match {

@@ -146,7 +146,7 @@ extension CoordinatorCore {
     ) -> [CoordinatorDirective] {
         guard var record = jobs[ref.job], let i = record.job.attempts.lastIndex(where: { $0.number == ref.attempt }) else { return [] }
         let node = record.job.attempts[i].node
-        if nodes[node]?.active.removeValue(forKey: ref) != nil { capacityEpoch &+= 1 }
+        if nodes[node]?.release(ref) == true { capacityEpoch &+= 1 }
         let charge = nodes[node]?.meter.release(ref, now: now)
         guard !record.job.attempts[i].state.isTerminal else { return [] }
         markDirty(ref.job)

@@ -54,7 +54,7 @@ extension CoordinatorCore {
         let reported = Set(reg.running).union(reg.spooled)
         for ref in reg.running {
             if isCurrent(ref, on: id) {
-                nodes[id]!.active[ref] = nodes[id]!.active[ref] ?? jobs[ref.job]?.job.currentAttempt?.engine ?? ""
+                nodes[id]!.hold(ref, engine: jobs[ref.job]?.job.currentAttempt?.engine ?? "")
                 nodes[id]!.meter.hold(ref, now: now)
             } else {
                 cancel.append(ref)
@@ -190,12 +190,14 @@ extension CoordinatorCore {
     }
 
     mutating func index(_ node: NodeRecord) {
-        for model in Set(node.engines.flatMap(\.models)) { nodesByModel[model, default: []].insert(node.id) }
+        guard let slot = nodes.slot(of: node.id) else { return }
+        for model in Set(node.engines.flatMap(\.models)) { nodesByModel[model, default: NodeRing()].insert(slot) }
     }
 
     mutating func unindex(_ node: NodeRecord) {
+        guard let slot = nodes.slot(of: node.id) else { return }
         for model in Set(node.engines.flatMap(\.models)) {
-            nodesByModel[model]?.remove(node.id)
+            nodesByModel[model]?.remove(slot)
             if nodesByModel[model]?.isEmpty == true { nodesByModel[model] = nil }
         }
     }

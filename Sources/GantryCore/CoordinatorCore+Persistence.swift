@@ -72,7 +72,7 @@ extension CoordinatorCore {
                 if let attempt = job.currentAttempt, !attempt.state.isTerminal {
                     if nodes[attempt.node] != nil {
                         let ref = AttemptRef(job: job.id, attempt: attempt.number)
-                        nodes[attempt.node]!.active[ref] = attempt.engine
+                        nodes[attempt.node]!.hold(ref, engine: attempt.engine)
                         if attempt.state == .running { nodes[attempt.node]!.meter.hold(ref, now: now) }
                     } else if job.state != .cancelled {
                         // The node is unknown: nothing will report this attempt; retry it.
@@ -104,6 +104,7 @@ extension NodeRecord {
         self.session = nil
         self.cordoned = p.cordoned
         self.draining = p.draining
+        refreshPlacement()
     }
 
     var persisted: PersistedNode {

@@ -1,5 +1,5 @@
 import GantryModel
-import GantryPlacement
+public import GantryPlacement
 
 extension CoordinatorCore {
     /// Places queued jobs while some node has room, best job first.
@@ -17,7 +17,7 @@ extension CoordinatorCore {
                 continue
             }
             let request = PlacementRequest(record.job.spec)
-            let decision = pipeline.decide(candidates(for: request.model), for: request)
+            let decision = decide(request)
             guard let nodeID = decision.node, let engine = decision.engine, let session = nodes[nodeID]?.session else {
                 record.lastMiss = decision.rejections.isEmpty
                     ? "no node serves model \(request.model)" : decision.summary
@@ -30,12 +30,12 @@ extension CoordinatorCore {
             blockedShapes[shape] = nil
             let ref = AttemptRef(job: id, attempt: (record.job.attempts.last?.number ?? 0) + 1)
             record.job.attempts.append(Attempt(number: ref.attempt, node: nodeID, engine: engine, assignedAt: now))
-            record.placedCandidates = decision.verdicts
+            record.placedCandidates = decision.ranking
             record.placedAt = now
             record.lastMiss = nil
             setState(&record, .assigned)
             jobs[id] = record
-            nodes[nodeID]!.active[ref] = engine
+            nodes[nodeID]!.hold(ref, engine: engine)
             markDirty(id)
             // The assignment (its attempt number is the fencing epoch) is durable before it is sent.
             out.append(durable(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))))
@@ -45,27 +45,38 @@ extension CoordinatorCore {
         return out
     }
 
-    /// The nodes that could serve `model`, as placement sees them now.
-    func candidates(for model: String) -> [PlacementNode] {
-        guard let ids = nodesByModel[model] else { return [] }
-        return ids.compactMap { id in nodes[id].map(placementNode) }
+    /// One placement decision exactly as `schedule` makes it, without assigning anything
+    /// (benchmarks measure this).
+    public mutating func placeOnce(_ request: PlacementRequest) -> PlacementDecision {
+        decide(request)
     }
 
-    func placementNode(_ node: NodeRecord) -> PlacementNode {
-        node.placementNode(costMicroUSDPerHour: node.costPerHourBusy, tokensPerSecond: node.observedTPS)
+    /// Scores at most `placement.max_candidates` feasible nodes, starting where the last
+    /// decision for the model stopped, so successive decisions spread over the ring and
+    /// each costs O(limit + rejected nodes) however large the cluster.
+    mutating func decide(_ request: PlacementRequest) -> PlacementDecision {
+        guard let ring = nodesByModel[request.model] else { return pipeline.decide([], for: request) }
+        let limit = settings.maxCandidates > 0 ? settings.maxCandidates : Int.max
+        var slots = ring.rotated
+        let decision = pipeline.decide(for: request, limit: limit) {
+            while let slot = slots.next() { if let view = nodes.views[Int(slot)] { return view } }
+            return nil
+        }
+        nodesByModel[request.model]!.advance(by: decision.visited)
+        return decision
     }
 
     /// Runs the whole pipeline for a job against every node, with reasons.
     func explain(_ id: JobID, now: Timestamp) -> Result<AdminResponse, GantryError> {
         guard let record = jobs[id] else { return .failure(unknownJob(id)) }
-        let all = nodes.values.sorted { $0.id < $1.id }.map(placementNode)
+        let all = nodes.values.sorted { $0.id < $1.id }.map(\.placement)
         let decision = pipeline.decide(all, for: PlacementRequest(record.job.spec), explain: true)
         return .success(.explanation(Explanation(
             job: id, jobState: record.job.state, evaluatedAt: now,
             verdicts: decision.verdicts.sorted { $0.node < $1.node },
             wouldChoose: decision.node,
             placedOn: record.placedAt == nil ? nil : record.job.currentAttempt?.node,
-            placedCandidates: record.placedCandidates, placedAt: record.placedAt,
+            placedCandidates: record.placedCandidates.verdicts, placedAt: record.placedAt,
             weights: pipeline.weights
         )))
     }

@@ -14,10 +14,10 @@ public struct CoordinatorCore: Sendable {
     public let startedAt: Timestamp
     var pipeline: PlacementPipeline
 
-    var nodes: [NodeID: NodeRecord] = [:]
+    var nodes = NodeTable()
     var sessionNodes: [SessionID: NodeID] = [:]
     /// Nodes per model served, so a decision only looks at nodes that could run the job.
-    var nodesByModel: [String: Set<NodeID>] = [:]
+    var nodesByModel: [String: NodeRing] = [:]
 
     var jobs: [JobID: JobRecord] = [:]
     var queue = JobQueue()
@@ -81,7 +81,7 @@ public struct CoordinatorCore: Sendable {
 struct JobRecord: Sendable {
     var job: Job
     /// The verdicts of the decision that placed the current attempt.
-    var placedCandidates: [NodeVerdict] = []
+    var placedCandidates = PlacementRanking()
     var placedAt: Timestamp?
     /// Why the last placement try found no node.
     var lastMiss: String?

@@ -19,6 +19,8 @@ public struct CoordinatorSettings: Hashable, Sendable {
     /// Finished jobs kept in memory for `jobs ls/get` (the store keeps all of them).
     public var finishedJobsInMemory: Int = 100_000
     public var weights: ScoringWeights = ScoringWeights()
+    /// Feasible nodes a placement decision scores before it picks (0: every node).
+    public var maxCandidates: Int = 4
     public var software: String = "gantryd"
     /// With a store: emit `.persist` for every durable change and hold acknowledgements
     /// until they are durable (`.durable`).

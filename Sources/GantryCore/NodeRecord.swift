@@ -5,32 +5,39 @@ import GantryPlacement
 /// Everything the coordinator knows about one node.
 struct NodeRecord: Sendable {
     var id: NodeID
-    var session: SessionID?
+    var session: SessionID? { didSet { refreshPlacement() } }
     var address: String
-    var labels: Labels
+    var labels: Labels { didSet { refreshPlacement() } }
     var inventory: Inventory
     var cost: CostProfile
     var software: String
     /// As the agent last reported them (static shape, health, the agent's own slot use).
-    var engines: [EngineStatus]
+    var engines: [EngineStatus] { didSet { refreshPlacement() } }
     var stats: HostStats
     var connectedAt: Timestamp
     var lastHeartbeat: Timestamp
-    var cordoned = false
-    var draining = false
-    var lost = false
+    var cordoned = false { didSet { refreshPlacement() } }
+    var draining = false { didSet { refreshPlacement() } }
+    var lost = false { didSet { refreshPlacement() } }
     /// Attempts assigned to or running on this node, with their engine: the coordinator's
-    /// own slot accounting (assumed + confirmed).
-    var active: [AttemptRef: String] = [:]
+    /// own slot accounting (assumed + confirmed). Changed only by `hold` and `release`.
+    private(set) var active: [AttemptRef: String] = [:]
     /// The profile in force (the agent's, or an override from the coordinator's config).
-    var effectiveCost: CostProfile
+    var effectiveCost: CostProfile { didSet { refreshPlacement() } }
     /// Time-based cost shared among slot holders, and idle cost.
     var meter: NodeCostMeter
     var lastIdleFlush: Timestamp
     /// The agent's idle-energy counter at the previous heartbeat of this session.
     var idleEnergyBaseline: UInt64?
     /// Completion tokens per second per sequence, by engine, learned from results.
-    var observedTPS: [String: Double] = [:]
+    var observedTPS: [String: Double] = [:] {
+        didSet {
+            for i in placement.engines.indices { placement.engines[i].tokensPerSecond = observedTPS[placement.engines[i].name] ?? 0 }
+        }
+    }
+    /// The node as placement sees it, kept current by every change above, so a decision
+    /// reads it without building anything. A disconnected node is never a candidate.
+    private(set) var placement: PlacementNode
 
     var pool: String { labels["pool"] ?? "" }
 
@@ -49,6 +56,44 @@ struct NodeRecord: Sendable {
         self.effectiveCost = cost ?? registration.cost
         self.meter = NodeCostMeter(node: registration.nodeID, pool: registration.labels["pool"] ?? "", rates: CostRates(cost ?? registration.cost), now: now)
         self.lastIdleFlush = now
+        self.placement = PlacementNode(id: registration.nodeID, state: .ready, engines: [])
+        refreshPlacement()
+    }
+
+    /// Takes a slot on `engine` for an attempt (assigned or found running).
+    mutating func hold(_ ref: AttemptRef, engine: String) {
+        guard active.updateValue(engine, forKey: ref) == nil else { return }
+        adjustUsed(engine, by: 1)
+    }
+
+    /// Frees an attempt's slot; false if it held none here.
+    @discardableResult
+    mutating func release(_ ref: AttemptRef) -> Bool {
+        guard let engine = active.removeValue(forKey: ref) else { return false }
+        adjustUsed(engine, by: -1)
+        return true
+    }
+
+    private mutating func adjustUsed(_ engine: String, by delta: Int) {
+        if let i = placement.engines.firstIndex(where: { $0.name == engine }) { placement.engines[i].used += delta }
+        placement.state = state
+    }
+
+    mutating func refreshPlacement() {
+        var usedBy: [String: Int] = [:]
+        for e in active.values { usedBy[e, default: 0] += 1 }
+        placement = PlacementNode(
+            id: id,
+            state: state,
+            connected: session != nil,
+            labels: labels,
+            engines: engines.map {
+                PlacementEngine(
+                    name: $0.name, models: $0.models, slots: $0.slots, used: usedBy[$0.name] ?? 0,
+                    healthy: $0.healthy, tokensPerSecond: observedTPS[$0.name] ?? 0)
+            },
+            costMicroUSDPerHour: costPerHourBusy
+        )
     }
 
     var state: NodeState {
@@ -60,24 +105,6 @@ struct NodeRecord: Sendable {
 
     func used(_ engine: String) -> Int {
         active.values.reduce(0) { $0 + ($1 == engine ? 1 : 0) }
-    }
-
-    /// The node as placement sees it. A disconnected node is never a candidate.
-    func placementNode(costMicroUSDPerHour: Int64, tokensPerSecond: [String: Double]) -> PlacementNode {
-        var usedBy: [String: Int] = [:]
-        for e in active.values { usedBy[e, default: 0] += 1 }
-        return PlacementNode(
-            id: id,
-            state: state,
-            connected: session != nil,
-            labels: labels,
-            engines: engines.map {
-                PlacementEngine(
-                    name: $0.name, models: $0.models, slots: $0.slots, used: usedBy[$0.name] ?? 0,
-                    healthy: $0.healthy, tokensPerSecond: tokensPerSecond[$0.name] ?? 0)
-            },
-            costMicroUSDPerHour: costMicroUSDPerHour
-        )
     }
 
     /// The node's $/h now: depreciation and overhead, plus energy at its current occupancy.

@@ -1,15 +1,29 @@
 import GantryModel
 
-/// A feasibility check. Returns nil when the node passes, or the reason it does not.
+/// A feasibility check. `reject` returns nil when the node passes, or the reason it does
+/// not; `admits` is the same answer without building the reason (the hot path).
+///
+/// A filter that only looks at the node's engines sets `passedByAnyCandidate`: it must
+/// admit every node with an engine that serves the model, is healthy and has a free slot.
+/// The hot path then skips it for nodes that yield such a candidate anyway, and runs it
+/// only to name the filter that rejected a node that yields none.
 public protocol PlacementFilter: Sendable {
     var name: String { get }
     func reject(_ node: PlacementNode, for request: PlacementRequest) -> String?
+    func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool
+    var passedByAnyCandidate: Bool { get }
+}
+
+extension PlacementFilter {
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool { reject(node, for: request) == nil }
+    public var passedByAnyCandidate: Bool { false }
 }
 
 /// Only connected `ready` nodes take work: not cordoned, draining, drained or lost.
 public struct NodeStateFilter: PlacementFilter {
     public init() {}
     public var name: String { "node-state" }
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool { node.state == .ready && node.connected }
     public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
         if node.state != .ready { return "node is \(node.state.rawValue)" }
         return node.connected ? nil : "node is disconnected (waiting for its agent to reconnect)"
@@ -20,6 +34,9 @@ public struct NodeStateFilter: PlacementFilter {
 public struct ConstraintFilter: PlacementFilter {
     public init() {}
     public var name: String { "constraints" }
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
+        request.constraints.allSatisfy { node.labels[$0.key] == $0.value }
+    }
     public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
         for key in request.constraints.keys.sorted() {
             let want = request.constraints[key]!
@@ -34,6 +51,10 @@ public struct ConstraintFilter: PlacementFilter {
 public struct ModelFilter: PlacementFilter {
     public init() {}
     public var name: String { "model" }
+    public var passedByAnyCandidate: Bool { true }
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
+        node.engines.contains { $0.serves(request.model) }
+    }
     public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
         if node.engines.contains(where: { $0.serves(request.model) }) { return nil }
         let served = Set(node.engines.flatMap(\.models)).sorted()
@@ -47,6 +68,10 @@ public struct ModelFilter: PlacementFilter {
 public struct EngineHealthFilter: PlacementFilter {
     public init() {}
     public var name: String { "engine-health" }
+    public var passedByAnyCandidate: Bool { true }
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
+        node.engines.contains { $0.healthy && $0.serves(request.model) }
+    }
     public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
         let serving = node.engines.filter { $0.serves(request.model) }
         if serving.contains(where: \.healthy) { return nil }
@@ -59,6 +84,10 @@ public struct EngineHealthFilter: PlacementFilter {
 public struct CapacityFilter: PlacementFilter {
     public init() {}
     public var name: String { "capacity" }
+    public var passedByAnyCandidate: Bool { true }
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
+        node.engines.contains { $0.free > 0 && $0.serves(request.model) }
+    }
     public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
         let serving = node.engines.filter { $0.serves(request.model) && $0.healthy }
         if serving.contains(where: { $0.free > 0 }) { return nil }

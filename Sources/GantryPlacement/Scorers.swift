@@ -1,27 +1,56 @@
 import GantryModel
 
+/// One feasible (node, engine) pair as the scorers see it: plain numbers, so scoring
+/// copies nothing that is reference counted.
+public struct PlacementCandidate: Sendable {
+    public var slots: Int
+    public var used: Int
+    /// Observed completion tokens per second per sequence (0 until observed).
+    public var tokensPerSecond: Double
+    public var costMicroUSDPerHour: Int64
+    /// Where the pair came from: an index into the decision's feasible nodes, and into
+    /// that node's engines.
+    var node: Int32
+    var engine: Int32
+
+    public init(slots: Int, used: Int, tokensPerSecond: Double = 0, costMicroUSDPerHour: Int64 = 0) {
+        self.init(slots: slots, used: used, tokensPerSecond: tokensPerSecond, costMicroUSDPerHour: costMicroUSDPerHour, node: 0, engine: 0)
+    }
+
+    init(slots: Int, used: Int, tokensPerSecond: Double, costMicroUSDPerHour: Int64, node: Int32, engine: Int32) {
+        self.slots = slots
+        self.used = used
+        self.tokensPerSecond = tokensPerSecond
+        self.costMicroUSDPerHour = costMicroUSDPerHour
+        self.node = node
+        self.engine = engine
+    }
+
+    public var free: Int { max(0, slots - used) }
+}
+
 /// Ranks a feasible (node, engine) pair. Raw values are normalized across the candidates
 /// of one decision to 0...100 (higher is better), then weighted.
 public protocol PlacementScorer: Sendable {
     var name: String { get }
-    /// The raw score of running the request on `engine` of `node`.
-    func raw(_ node: PlacementNode, engine: PlacementEngine, for request: PlacementRequest) -> Double
-    /// Maps the raw scores of all candidates to 0...100.
-    func normalize(_ raw: [Double]) -> [Double]
+    /// The raw score of running the request on this candidate.
+    func raw(_ candidate: PlacementCandidate, for request: PlacementRequest) -> Double
+    /// Maps the raw scores of all candidates to 0...100, in place.
+    func normalize(_ scores: inout [Double])
 }
 
 extension PlacementScorer {
     /// Scorers whose raw score is already on the 0...100 scale.
-    public func normalize(_ raw: [Double]) -> [Double] { raw }
+    public func normalize(_ scores: inout [Double]) {}
 }
 
 /// Spreads work: prefers the engine with the largest share of free slots after placement.
 public struct LeastLoadedScorer: PlacementScorer {
     public init() {}
     public var name: String { "least-loaded" }
-    public func raw(_ node: PlacementNode, engine: PlacementEngine, for request: PlacementRequest) -> Double {
-        guard engine.slots > 0 else { return 0 }
-        return 100 * Double(engine.free - 1) / Double(engine.slots)
+    public func raw(_ c: PlacementCandidate, for request: PlacementRequest) -> Double {
+        guard c.slots > 0 else { return 0 }
+        return 100 * Double(c.free - 1) / Double(c.slots)
     }
 }
 
@@ -30,9 +59,9 @@ public struct LeastLoadedScorer: PlacementScorer {
 public struct BinPackScorer: PlacementScorer {
     public init() {}
     public var name: String { "bin-pack" }
-    public func raw(_ node: PlacementNode, engine: PlacementEngine, for request: PlacementRequest) -> Double {
-        guard engine.slots > 0 else { return 0 }
-        return 100 * Double(engine.used + 1) / Double(engine.slots)
+    public func raw(_ c: PlacementCandidate, for request: PlacementRequest) -> Double {
+        guard c.slots > 0 else { return 0 }
+        return 100 * Double(c.used + 1) / Double(c.slots)
     }
 }
 
@@ -42,20 +71,19 @@ public struct BinPackScorer: PlacementScorer {
 public struct CostScorer: PlacementScorer {
     public init() {}
     public var name: String { "cost" }
-    public func raw(_ node: PlacementNode, engine: PlacementEngine, for request: PlacementRequest) -> Double {
-        let tokensPerHour = engine.tokensPerSecond * Double(max(engine.slots, 1)) * 3600
+    public func raw(_ c: PlacementCandidate, for request: PlacementRequest) -> Double {
+        let tokensPerHour = c.tokensPerSecond * Double(max(c.slots, 1)) * 3600
         guard tokensPerHour > 0 else { return -1 }
         // micro-dollars per token
-        return Double(node.costMicroUSDPerHour) / tokensPerHour
+        return Double(c.costMicroUSDPerHour) / tokensPerHour
     }
 
-    public func normalize(_ raw: [Double]) -> [Double] {
-        let known = raw.filter { $0 >= 0 }
-        guard let best = known.min() else { return raw.map { _ in 50 } }
-        return raw.map { r in
-            if r < 0 { return 50 }
-            if r == 0 { return 100 }
-            return 100 * best / r
+    public func normalize(_ scores: inout [Double]) {
+        var best = Double.infinity
+        for r in scores where r >= 0 { best = min(best, r) }
+        for i in scores.indices {
+            let r = scores[i]
+            scores[i] = best == .infinity || r < 0 ? 50 : r == 0 ? 100 : 100 * best / r
         }
     }
 }

@@ -26,11 +26,14 @@ struct ConfigTests {
             [placement]
             bin_pack = 1
             least_loaded = 0
+            max_candidates = 0
             """, file: "g.toml")
         #expect(c.listen == HostPort(host: "0.0.0.0", port: 7420))
         #expect(c.http == HostPort(host: "::1", port: 7421))
         #expect(c.retentionMs == 7 * 86_400_000)
         #expect(c.weightBinPack == 1 && c.weightLeastLoaded == 0)
+        #expect(c.maxCandidates == 0)
+        #expect(try CoordinatorConfig(toml: "", file: "g.toml").maxCandidates == 4)
     }
 
     @Test("config mistakes name the file, line and key", arguments: [
@@ -40,6 +43,7 @@ struct ConfigTests {
         ("[server]\nlisten = \"h:99999\"", "port must be 0-65535"),
         ("[jobs]\nretention = \"7 days\"", "g.toml:2: jobs.retention: '7 days' is not a duration"),
         ("[jobs]\nmax_attempts = 0", "jobs.max_attempts: 0 is out of range 1...100"),
+        ("[placement]\nmax_candidates = -1", "placement.max_candidates: -1 is out of range 0...1000000"),
         ("[heartbeat]\ninterval_ms = 1000\nttl_ms = 500", "ttl_ms (500) must be longer than interval_ms (1000)"),
         ("[bogus]\nx = 1", "g.toml:1: bogus: unknown key"),
         ("server = 1", "server: expected a table"),

@@ -36,6 +36,22 @@ struct JobLifecycleTests {
         #expect(more.assignments.count == 1)
     }
 
+    @Test("with a candidate limit, decisions rotate over the nodes and never over-commit")
+    func candidateLimitRotates() {
+        var settings = CoordinatorSettings()
+        settings.maxCandidates = 2
+        var h = Harness(settings: settings)
+        for i in 1...6 { h.register("n\(i)", session: UInt64(i), slots: 2) }
+        let (ids, out) = h.submit(14)
+        // Every slot fills, on every node, though each decision scored only two nodes.
+        #expect(out.assignments.count == 12)
+        #expect(Set(out.assignments.map(\.session)).count == 6)
+        #expect(ids.filter { h.job($0).state == .queued }.count == 2)
+        // The cursor moves past the nodes each decision looked at, so the first six
+        // decisions went to six different nodes.
+        #expect(Set(out.assignments.prefix(6).map(\.session)).count == 6)
+    }
+
     @Test("a result from a superseded attempt is refused, and still acked")
     func staleResult() {
         var h = Harness()

@@ -151,6 +151,22 @@ struct PlacementTests {
     }
 }
 
+extension PlacementTests {
+    @Test("a limit stops the scan after that many feasible nodes; rejected nodes do not count")
+    func limitedScan() {
+        let nodes = [Self.node("a", state: .cordoned)] + (0..<6).map { Self.node("n\($0)") }
+        let d = pipeline.decide(nodes, for: PlacementRequest(model: "m"), limit: 2)
+        #expect(d.visited == 3)
+        #expect(d.feasible == 2)
+        #expect(d.rejections == ["node-state": 1])
+        #expect(d.node == NodeID("n0"))
+        let all = pipeline.decide(nodes, for: PlacementRequest(model: "m"))
+        #expect(all.visited == 7 && all.feasible == 6)
+        #expect(all.verdicts.count == PlacementPipeline.keptVerdicts)
+        #expect(all.verdicts.first?.node == all.node)
+    }
+}
+
 /// A deterministic RNG for shuffles in tests.
 struct SeededRNG: RandomNumberGenerator {
     var state: UInt64
