@@ -61,6 +61,7 @@ extension CoordinatorCore {
             index(record)
         }
         var maxID = idGenerator.last
+        jobs.reserveCapacity(jobs.count + restored.count)
         for job in restored.sorted(by: { $0.id < $1.id }) {
             maxID = max(maxID, job.id)
             var record = JobRecord(job)

@@ -6,8 +6,8 @@ extension Store {
     /// `finishedLimit` finished ones, and every node.
     public func loadForRestore(finishedLimit: Int) throws -> (jobs: [Job], nodes: [PersistedNode]) {
         try pool.read { db in
-            var jobs = try Self.fetchJobs(db, sql: "SELECT * FROM jobs WHERE state IN ('queued', 'assigned', 'running') ORDER BY id")
-            jobs += try Self.fetchJobs(db, sql: "SELECT * FROM jobs WHERE state NOT IN ('queued', 'assigned', 'running') ORDER BY id DESC LIMIT ?", arguments: [finishedLimit])
+            var jobs = try Self.fetchJobs(db, where: "WHERE state IN ('queued', 'assigned', 'running') ORDER BY id")
+            jobs += try Self.fetchJobs(db, where: "WHERE state NOT IN ('queued', 'assigned', 'running') ORDER BY id DESC LIMIT ?", arguments: [finishedLimit])
             let nodes = try Row.fetchAll(db, sql: "SELECT * FROM nodes").compactMap(Self.node)
             return (jobs, nodes)
         }
@@ -15,7 +15,7 @@ extension Store {
 
     public func job(_ id: JobID) throws -> Job? {
         try pool.read { db in
-            try Self.fetchJobs(db, sql: "SELECT * FROM jobs WHERE id = ?", arguments: [Int64(bitPattern: id.rawValue)]).first
+            try Self.fetchJobs(db, where: "WHERE id = ?", arguments: [Int64(bitPattern: id.rawValue)]).first
         }
     }
 
@@ -37,8 +37,8 @@ extension Store {
         }
         let limit = filter.limit > 0 ? filter.limit : 100
         _ = arguments.append(contentsOf: [limit])
-        let sql = "SELECT * FROM jobs" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT ?"
-        return try pool.read { db in try Self.fetchJobs(db, sql: sql, arguments: arguments) }
+        let rest = (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT ?"
+        return try pool.read { db in try Self.fetchJobs(db, where: rest, arguments: arguments) }
     }
 
     public func ledger() throws -> [LedgerEntry] {
@@ -51,58 +51,74 @@ extension Store {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
     }
 
-    static func fetchJobs(_ db: Database, sql: String, arguments: StatementArguments = []) throws -> [Job] {
-        let rows = try Row.fetchAll(db, sql: sql, arguments: arguments)
-        guard !rows.isEmpty else { return [] }
-        var attempts: [Int64: [Attempt]] = [:]
-        var receipts: [Int64: Receipt] = [:]
-        let ids = rows.map { $0["id"] as Int64 }
-        // Attempts for these jobs, in chunks (SQLite limits bound parameters).
-        for chunk in stride(from: 0, to: ids.count, by: 500) {
-            let part = Array(ids[chunk..<min(chunk + 500, ids.count)])
-            let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE job_id IN (\(marks)) ORDER BY job_id, number", arguments: StatementArguments(part)) {
-                let nodeName: String = row["node"]
-                let stateName: String = row["state"]
-                guard let node = NodeID(nodeName), let state = AttemptState(rawValue: stateName) else { continue }
-                let jobID: Int64 = row["job_id"]
-                let number: Int64 = row["number"]
-                let engine: String = row["engine"]
-                let error: String? = row["error"]
-                let attempt = Attempt(
-                    number: UInt32(number), node: node, engine: engine, state: state, error: error,
-                    assignedAt: Timestamp(unixMillis: row["assigned_at"]), startedAt: timestamp(row, "started_at"),
-                    finishedAt: timestamp(row, "finished_at"))
-                attempts[jobID, default: []].append(attempt)
+    /// The job columns `fetchJobs` reads, in the order it reads them. Rows are read by
+    /// position: GRDB's lookup by name lowercases the name on every access, which was half
+    /// of a restart's time.
+    static let jobColumns = """
+        id, state, model, prompt, max_tokens, priority, tenant, constraints, temperature, seed, timeout_ms, submitted_at,
+        started_at, first_token_at, finished_at, output, prompt_tokens, completion_tokens, tokens_estimated, simulated, error
+        """
+    static let attemptColumns = "job_id, number, node, engine, state, error, assigned_at, started_at, finished_at"
+
+    /// Jobs from `SELECT jobColumns FROM jobs <rest>`, with their attempts and receipts.
+    static func fetchJobs(_ db: Database, where rest: String, arguments: StatementArguments = []) throws -> [Job] {
+        var jobs: [Job] = []
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(jobColumns) FROM jobs \(rest)", arguments: arguments)
+        while let row = try cursor.next() {
+            if let job = decodeJob(row) { jobs.append(job) }
+        }
+        // Attempts and receipts for these jobs, in chunks (SQLite limits bound parameters).
+        for chunk in stride(from: 0, to: jobs.count, by: 500) {
+            let range = chunk..<min(chunk + 500, jobs.count)
+            let ids = jobs[range].map { Int64(bitPattern: $0.id.rawValue) }
+            let position = Dictionary(uniqueKeysWithValues: zip(ids, range))
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            let attemptRows = try Row.fetchCursor(
+                db, sql: "SELECT \(attemptColumns) FROM attempts WHERE job_id IN (\(marks)) ORDER BY job_id, number",
+                arguments: StatementArguments(ids))
+            while let row = try attemptRows.next() {
+                guard let i = position[row[0]], let attempt = decodeAttempt(row) else { continue }
+                jobs[i].attempts.append(attempt)
             }
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE job_id IN (\(marks))", arguments: StatementArguments(part)) {
-                let jobID: Int64 = row["job_id"]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM ledger WHERE job_id IN (\(marks))", arguments: StatementArguments(ids)) {
+                guard let i = position[row["job_id"]] else { continue }
                 let r = receipt(row)
-                receipts[jobID] = receipts[jobID].map { $0 + r } ?? r
+                jobs[i].receipt = jobs[i].receipt.map { $0 + r } ?? r
             }
         }
-        return rows.compactMap { row in
-            let stateName: String = row["state"]
-            guard let state = JobState(rawValue: stateName) else { return nil }
-            let rawID: Int64 = row["id"]
-            let spec = JobSpec(
-                model: row["model"], prompt: row["prompt"] ?? "", maxTokens: row["max_tokens"], priority: row["priority"],
-                tenant: row["tenant"], constraints: unjson(Labels.self, row["constraints"]) ?? [:],
-                temperature: (row["temperature"] as Double?).map { Float($0) }, seed: (row["seed"] as Int64?).map { UInt64(bitPattern: $0) },
-                timeoutMs: row["timeout_ms"])
-            var job = Job(id: JobID(rawValue: UInt64(bitPattern: rawID)), spec: spec, submittedAt: Timestamp(unixMillis: row["submitted_at"]))
-            job.state = state
-            job.attempts = attempts[rawID] ?? []
-            job.output = row["output"] ?? ""
-            job.usage = Usage(promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"], estimated: row["tokens_estimated"])
-            job.error = row["error"]
-            job.startedAt = timestamp(row, "started_at")
-            job.firstTokenAt = timestamp(row, "first_token_at")
-            job.finishedAt = timestamp(row, "finished_at")
-            job.simulated = row["simulated"]
-            job.receipt = receipts[rawID]
-            return job
-        }
+        return jobs
+    }
+
+    /// A row of `jobColumns`, without attempts or receipt.
+    static func decodeJob(_ row: Row) -> Job? {
+        guard let state = JobState(rawValue: row[1]) else { return nil }
+        let rawID: Int64 = row[0]
+        let constraints: String? = row[7]
+        let temperature: Double? = row[8]
+        let seed: Int64? = row[9]
+        let spec = JobSpec(
+            model: row[2], prompt: row[3] ?? "", maxTokens: row[4], priority: row[5], tenant: row[6],
+            constraints: unjsonLabels(constraints) ?? [:], temperature: temperature.map { Float($0) },
+            seed: seed.map { UInt64(bitPattern: $0) }, timeoutMs: row[10])
+        var job = Job(id: JobID(rawValue: UInt64(bitPattern: rawID)), spec: spec, submittedAt: Timestamp(unixMillis: row[11]))
+        job.state = state
+        job.startedAt = timestamp(row[12])
+        job.firstTokenAt = timestamp(row[13])
+        job.finishedAt = timestamp(row[14])
+        job.output = row[15] ?? ""
+        job.usage = Usage(promptTokens: row[16], completionTokens: row[17], estimated: row[18])
+        job.simulated = row[19]
+        job.error = row[20]
+        return job
+    }
+
+    /// A row of `attemptColumns`.
+    static func decodeAttempt(_ row: Row) -> Attempt? {
+        guard let node = NodeID(row[2] as String), let state = AttemptState(rawValue: row[4]) else { return nil }
+        let number: Int64 = row[1]
+        return Attempt(
+            number: UInt32(number), node: node, engine: row[3], state: state, error: row[5],
+            assignedAt: Timestamp(unixMillis: row[6]), startedAt: timestamp(row[7]), finishedAt: timestamp(row[8]))
     }
 
     static func node(_ row: Row) -> PersistedNode? {
@@ -136,7 +152,4 @@ extension Store {
     }
 }
 
-func timestamp(_ row: Row, _ column: String) -> Timestamp? {
-    let ms: Int64? = row[column]
-    return ms.map { Timestamp(unixMillis: $0) }
-}
+func timestamp(_ ms: Int64?) -> Timestamp? { ms.map { Timestamp(unixMillis: $0) } }

@@ -182,7 +182,7 @@ public final class Store: Sendable {
         let seed: Int64? = s.seed.map { Int64(bitPattern: $0) }
         return [
             Int64(bitPattern: job.id.rawValue), job.state.rawValue, s.model, s.prompt, s.maxTokens, s.priority, s.tenant,
-            json(s.constraints), temperature, seed, s.timeoutMs,
+            labelsJSON(s.constraints), temperature, seed, s.timeoutMs,
             job.submittedAt.unixMillis, job.startedAt?.unixMillis, job.firstTokenAt?.unixMillis, job.finishedAt?.unixMillis,
             job.output, job.usage.promptTokens, job.usage.completionTokens, job.usage.estimated, job.simulated, job.error,
         ]
@@ -207,6 +207,11 @@ func json<T: Encodable>(_ value: T) -> String {
     encoder.outputFormatting = [.sortedKeys]
     return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
 }
+
+/// Most jobs carry no constraints: skip the encoder (it dominated the job upsert).
+func labelsJSON(_ labels: Labels) -> String { labels.isEmpty ? "{}" : json(labels) }
+
+func unjsonLabels(_ text: String?) -> Labels? { text == "{}" ? [:] : unjson(Labels.self, text) }
 
 func unjson<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
     guard let text else { return nil }
