@@ -252,10 +252,11 @@ extension CoordinatorCore {
         record.job.state = state
     }
 
+    /// Forgets the oldest finished jobs past `finishedJobsInMemory` (the store keeps them).
+    /// Their counts stay: `status` counts every job this coordinator has seen finish.
     private mutating func pruneFinished() {
         while finishedOrder.count > settings.finishedJobsInMemory, let id = finishedOrder.popFirst() {
             if let record = jobs[id], record.job.state.isTerminal, watchers[id] == nil {
-                jobCounts[record.job.state, default: 0] -= 1
                 jobs[id] = nil
             }
         }

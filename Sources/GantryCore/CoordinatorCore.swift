@@ -23,6 +23,8 @@ public struct CoordinatorCore: Sendable {
     var queue = JobQueue()
     var idGenerator = JobIDGenerator()
     var finishedOrder: Deque<JobID> = []
+    /// Jobs by state: unfinished ones as they are now; finished ones since this process
+    /// loaded its state, including those since pruned from memory.
     var jobCounts: [JobState: Int] = [:]
 
     /// Bumped whenever capacity may have grown; a shape that found no node is not

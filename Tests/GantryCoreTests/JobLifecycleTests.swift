@@ -52,6 +52,20 @@ struct JobLifecycleTests {
         #expect(Set(out.assignments.prefix(6).map(\.session)).count == 6)
     }
 
+    @Test("finished jobs pruned from memory still count in status")
+    func prunedJobsStillCount() {
+        var settings = CoordinatorSettings()
+        settings.finishedJobsInMemory = 2
+        var h = Harness(settings: settings)
+        h.register("gpu-1", session: 1, slots: 8)
+        let (ids, out) = h.submit(5)
+        for a in out.assignments { _ = h.result(a.assignment.ref, session: 1) }
+        #expect(h.core.count(of: .succeeded) == 5)
+        #expect(h.core.status(now: .zero).jobs[.succeeded] == 5)
+        #expect(h.core.job(ids[0]) == nil, "the oldest finished job is pruned from memory")
+        #expect(h.core.job(ids[4])?.state == .succeeded)
+    }
+
     @Test("a result from a superseded attempt is refused, and still acked")
     func staleResult() {
         var h = Harness()
