@@ -5,6 +5,7 @@ public import Logging
 import GantryAccounting
 import GantryNet
 import GantryWire
+import NIOPosix
 
 /// The agent shell: owns the pure `AgentCore`, runs engines, keeps the spool, and talks
 /// to the coordinator through whatever connection is current.
@@ -21,6 +22,12 @@ public actor Agent {
     /// Splits the host's energy among running attempts and idle time.
     private var energy: EnergyMeter
     let counters: EnergyCounters
+    /// Group commit of the spool: results waiting for the next write, whether a write is
+    /// in flight, and the result messages held until their results are on disk.
+    private var spoolPending: [AttemptResult] = []
+    private var spoolWriting = false
+    private var unwritten: Set<AttemptRef> = []
+    private var held: [(ref: AttemptRef, message: AgentMessage)] = []
     private var notifier: (@Sendable (String) -> Void)?
     private var watchdog: (every: Duration, last: ContinuousClock.Instant)?
 
@@ -130,6 +137,8 @@ public actor Agent {
     private func execute(_ directives: [AgentDirective]) {
         for directive in directives {
             switch directive {
+            case .send(.result(let result)) where unwritten.contains(result.ref):
+                held.append((result.ref, .result(result)))
             case .send(let message):
                 outbox?.send(WireEnvelope(.agent(message)))
             case .start(let assignment):
@@ -138,11 +147,8 @@ public actor Agent {
                 logger.info("stopping attempt", metadata: ["job.id": "\(ref.job)", "job.attempt": "\(ref.attempt)", "reason": "\(reason)"])
                 tasks[ref]?.cancel()
             case .spool(let result):
-                do {
-                    try spool.write(result)
-                } catch {
-                    logger.critical("cannot write a result to the spool", metadata: ["job.id": "\(result.ref.job)", "error": "\(error)"])
-                }
+                spoolPending.append(result)
+                unwritten.insert(result.ref)
             case .unspool(let ref):
                 do {
                     try spool.remove(ref)
@@ -151,6 +157,38 @@ public actor Agent {
                 }
             }
         }
+        if !spoolPending.isEmpty, !spoolWriting {
+            spoolWriting = true
+            Task { await writeSpool() }
+        }
+    }
+
+    /// Writes what is pending in one durable write, off the actor, while new results
+    /// accumulate for the next one; then sends the results it made durable.
+    private func writeSpool() async {
+        while !spoolPending.isEmpty {
+            let batch = spoolPending
+            spoolPending = []
+            do {
+                try await NIOThreadPool.singleton.runIfActive { [spool] in try spool.write(batch) }
+            } catch {
+                logger.critical("cannot write results to the spool", metadata: [
+                    "results": "\(batch.count)", "job.id": "\(batch[0].ref.job)", "error": "\(error)",
+                ])
+            }
+            for r in batch { unwritten.remove(r.ref) }
+            var waiting: [(ref: AttemptRef, message: AgentMessage)] = []
+            for h in held {
+                if unwritten.contains(h.ref) { waiting.append(h) } else { outbox?.send(WireEnvelope(.agent(h.message))) }
+            }
+            held = waiting
+        }
+        spoolWriting = false
+    }
+
+    /// Waits for spool writes in flight (shutdown).
+    func flushSpool() async {
+        while spoolWriting || !spoolPending.isEmpty { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
     private func start(_ assignment: Assignment) {

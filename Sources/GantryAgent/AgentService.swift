@@ -55,6 +55,7 @@ public struct AgentService: Service {
                 logger.warning("shutdown timeout: stopping the attempts still running; the coordinator will place them again")
             }
             await agent.stopAll()
+            await agent.flushSpool()
             let ackDeadline = ContinuousClock.now + .seconds(5)
             while await agent.spooledCount > 0, ContinuousClock.now < ackDeadline {
                 try? await Task.sleep(for: .milliseconds(50))

@@ -5,8 +5,8 @@ import NIOConcurrencyHelpers
 public protocol ResultSpool: Sendable {
     /// Every result still held (at start-up).
     func load() throws -> [AttemptResult]
-    /// Stores a result durably before it is sent.
-    func write(_ result: AttemptResult) throws
+    /// Stores results durably, all at once, before they are sent.
+    func write(_ results: [AttemptResult]) throws
     /// Drops an acknowledged result.
     func remove(_ ref: AttemptRef) throws
 }
@@ -18,6 +18,8 @@ public final class MemorySpool: ResultSpool {
     public init() {}
 
     public func load() throws -> [AttemptResult] { results.withLockedValue { Array($0.values) } }
-    public func write(_ result: AttemptResult) throws { results.withLockedValue { $0[result.ref] = result } }
+    public func write(_ results: [AttemptResult]) throws {
+        self.results.withLockedValue { for r in results { $0[r.ref] = r } }
+    }
     public func remove(_ ref: AttemptRef) throws { _ = results.withLockedValue { $0.removeValue(forKey: ref) } }
 }

@@ -131,9 +131,7 @@ struct CrashTests {
             // Freeze gantryd: the short jobs finish, their results are spooled but not acked.
             cluster.gantryd.signal(SIGSTOP)
             let spool = cluster.scratch.path + "/a/spool"
-            try await eventually("8 results spooled") {
-                (try FileManager.default.contentsOfDirectory(atPath: spool)).filter { $0.hasSuffix(".result") }.count == 8
-            }
+            try await eventually("8 results spooled") { try spooledResults(spool) == 8 }
             cluster.agents["a"]!.killHard()
             cluster.gantryd.signal(SIGCONT)
             try cluster.startAgent("a", engines: Cluster.simEngine(slots: 16, ttftMs: 5, tokensPerSecond: 1000))
@@ -143,9 +141,7 @@ struct CrashTests {
                 for id in ids where try await cluster.ctlJSON(["jobs", "get", id])["state"] as? String == "succeeded" { done += 1 }
                 return done == 16
             }
-            try await eventually("spool empty") {
-                (try FileManager.default.contentsOfDirectory(atPath: spool)).filter { $0.hasSuffix(".result") }.isEmpty
-            }
+            try await eventually("spool empty") { try spooledResults(spool) == 0 }
             for (i, id) in ids.enumerated() {
                 let job = try await cluster.ctlJSON(["jobs", "get", id])
                 let history = (job["attempt_history"] as? [[String: Any]] ?? []).map { $0["state"] as? String ?? "" }
@@ -168,6 +164,20 @@ struct CrashTests {
         #expect(audit.ledger.values.allSatisfy { $0 == 1 })
         #expect(audit.ledger.count == 16)
     }
+}
+
+/// Results in an agent's spool: its `.results` files hold length-prefixed records.
+func spooledResults(_ spool: String) throws -> Int {
+    var count = 0
+    for name in try FileManager.default.contentsOfDirectory(atPath: spool) where name.hasSuffix(".results") {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: spool + "/" + name)))
+        var i = 0
+        while i + 4 <= bytes.count {
+            i += 4 + bytes[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
+            count += 1
+        }
+    }
+    return count
 }
 
 /// Ids the coordinator acknowledged, with the tokens each asked for.
