@@ -71,6 +71,7 @@ public struct PlacementPipeline: Sendable {
         var candidates: [PlacementCandidate] = []
         var rejectedBy: [Int] = []
         feasible.reserveCapacity(min(limit, 16))
+        candidates.reserveCapacity(min(limit, 16))
 
         // Filter.
         while feasible.count < limit, let node = next() {
