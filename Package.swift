@@ -28,8 +28,14 @@ let package = Package(
         .executable(name: "gantryd", targets: ["gantryd"]),
         .executable(name: "gantry-agent", targets: ["gantry-agent"]),
         .executable(name: "gantryctl", targets: ["gantryctl"]),
-        // For the fuzzer package in Tests/Fuzz.
+        // For the fuzzer (Tests/Fuzz) and benchmark (Tests/Benchmarks) packages.
         .library(name: "GantryWire", targets: ["GantryWire", "GantryModel"]),
+        .library(
+            name: "GantryKit",
+            targets: [
+                "GantryModel", "GantryCore", "GantryPlacement", "GantryAccounting", "GantryWire", "GantryNet", "GantryControl",
+                "GantryConfig", "GantryStore",
+            ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),

@@ -4,6 +4,9 @@
 // run it with scripts/fuzz (it passes -sanitize=fuzzer,address).
 import PackageDescription
 
+// SwiftPM names a path dependency after its directory, and a clone may live under any name.
+let gantry = String(Context.packageDirectory.split(separator: "/").dropLast(2).last ?? "main").lowercased()
+
 let package = Package(
     name: "gantry-fuzz",
     dependencies: [
@@ -13,7 +16,7 @@ let package = Package(
         .executableTarget(
             name: "GantryFuzz",
             dependencies: [
-                .product(name: "GantryWire", package: "main"),
+                .product(name: "GantryWire", package: gantry),
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
