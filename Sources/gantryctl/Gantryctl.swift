@@ -159,8 +159,7 @@ func bytesText(_ b: UInt64) -> String {
 }
 
 func dollarsText(_ micro: Int64) -> String {
-    let d = Double(micro) / 1_000_000
-    return "$" + String((d * 100).rounded() / 100)
+    "$" + fixed(Double(micro) / 1_000_000, 2)
 }
 
 func fflushStdout() { fflush(nil) }
