@@ -102,29 +102,24 @@ public struct PlacementPipeline: Sendable {
         for (k, n) in rejectedBy.enumerated() where n > 0 { decision.rejections[filters[k].name, default: 0] += n }
         guard !candidates.isEmpty else { return decision }
 
-        // Score: raw per scorer, normalized across candidates, then weighted. `table`
-        // holds every normalized score, candidate-major.
+        // Score: raw per scorer, normalized across candidates, then weighted. One buffer,
+        // scorer-major: scorer k's scores for the n candidates, then the weighted totals.
         let s = scorers.count
+        let n = candidates.count
         let totalWeight = scorers.reduce(0) { $0 + $1.weight }
-        var totals = [Double](repeating: 0, count: candidates.count)
-        var table = [Double](repeating: 0, count: candidates.count * s)
-        var column: [Double] = []
-        column.reserveCapacity(candidates.count)
+        var table = [Double](repeating: 0, count: n * (s + 1))
+        let totals = n * s
         for (k, (scorer, weight)) in scorers.enumerated() {
-            column.removeAll(keepingCapacity: true)
-            for c in candidates { column.append(scorer.raw(c, for: request)) }
-            scorer.normalize(&column)
-            for i in totals.indices {
-                totals[i] += weight * column[i] / totalWeight
-                table[i * s + k] = column[i]
-            }
+            for i in 0..<n { table[k * n + i] = scorer.raw(candidates[i], for: request) }
+            scorer.normalize(&table[(k * n)..<(k * n + n)])
+            for i in 0..<n { table[totals + i] += weight * table[k * n + i] / totalWeight }
         }
 
         // Select: the best pair per node (a node's pairs are adjacent), then the best
         // node; ties go to the lower node id, then the lower engine name, so decisions
         // are reproducible. Without `explain`, only the best few are kept, by insertion.
         func better(_ i: Int, than j: Int) -> Bool {
-            if totals[i] != totals[j] { return totals[i] > totals[j] }
+            if table[totals + i] != table[totals + j] { return table[totals + i] > table[totals + j] }
             let a = candidates[i], b = candidates[j]
             if a.node != b.node { return feasible[Int(a.node)].id < feasible[Int(b.node)].id }
             return feasible[Int(a.node)].engines[Int(a.engine)].name < feasible[Int(b.node)].engines[Int(b.engine)].name
@@ -163,8 +158,8 @@ public struct PlacementPipeline: Sendable {
         decision.ranking.entries.reserveCapacity(kept.count)
         decision.ranking.scores.reserveCapacity(kept.count * s)
         for i in kept {
-            decision.ranking.entries.append(.init(node: node(i).id, engine: engine(i), total: totals[i]))
-            decision.ranking.scores.append(contentsOf: table[(i * s)..<(i * s + s)])
+            decision.ranking.entries.append(.init(node: node(i).id, engine: engine(i), total: table[totals + i]))
+            for k in 0..<s { decision.ranking.scores.append(table[k * n + i]) }
         }
         return decision
     }

@@ -36,12 +36,12 @@ public protocol PlacementScorer: Sendable {
     /// The raw score of running the request on this candidate.
     func raw(_ candidate: PlacementCandidate, for request: PlacementRequest) -> Double
     /// Maps the raw scores of all candidates to 0...100, in place.
-    func normalize(_ scores: inout [Double])
+    func normalize(_ scores: inout ArraySlice<Double>)
 }
 
 extension PlacementScorer {
     /// Scorers whose raw score is already on the 0...100 scale.
-    public func normalize(_ scores: inout [Double]) {}
+    public func normalize(_ scores: inout ArraySlice<Double>) {}
 }
 
 /// Spreads work: prefers the engine with the largest share of free slots after placement.
@@ -78,7 +78,7 @@ public struct CostScorer: PlacementScorer {
         return Double(c.costMicroUSDPerHour) / tokensPerHour
     }
 
-    public func normalize(_ scores: inout [Double]) {
+    public func normalize(_ scores: inout ArraySlice<Double>) {
         var best = Double.infinity
         for r in scores where r >= 0 { best = min(best, r) }
         for i in scores.indices {
