@@ -198,6 +198,7 @@ let package = Package(
         ),
 
         // MARK: tests
+        .target(name: "GantryTestSupport", path: "Tests/GantryTestSupport", swiftSettings: testSwiftSettings),
         .testTarget(
             name: "GantryCoreTests",
             dependencies: ["GantryModel", "GantryPlacement", "GantryCore", "GantryAccounting"],
@@ -225,7 +226,9 @@ let package = Package(
         ),
         .testTarget(
             name: "GantryStoreTests",
-            dependencies: ["GantryModel", "GantryCore", "GantryStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "GantryModel", "GantryCore", "GantryStore", "GantryTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
@@ -246,7 +249,7 @@ let package = Package(
                 "GantryAgent", "GantryControl", "GantryHost", "GantryNet", nio, nioPosix, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                "GantryStore", .product(name: "GRDB", package: "GRDB.swift"),
+                "GantryStore", "GantryTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: testSwiftSettings
         ),

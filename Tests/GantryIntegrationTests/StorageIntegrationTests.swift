@@ -1,4 +1,5 @@
 import Foundation
+import GantryTestSupport
 import Testing
 
 @Suite("Durable state (shipped gantryd)", .serialized)
