@@ -45,16 +45,12 @@ extension CoordinatorCore {
         return out
     }
 
-    /// One placement decision exactly as `schedule` makes it, without assigning anything
-    /// (benchmarks measure this).
-    public mutating func placeOnce(_ request: PlacementRequest) -> PlacementDecision {
-        decide(request)
-    }
-
-    /// Scores at most `placement.max_candidates` feasible nodes, starting where the last
-    /// decision for the model stopped, so successive decisions spread over the ring and
-    /// each costs O(limit + rejected nodes) however large the cluster.
-    mutating func decide(_ request: PlacementRequest) -> PlacementDecision {
+    /// One placement decision, as `schedule` makes it, without assigning anything (the
+    /// benchmarks call it directly). It scores at most `placement.max_candidates` feasible
+    /// nodes, starting where the last decision for the model stopped, so successive
+    /// decisions spread over the ring and each costs O(limit + rejected nodes) however
+    /// large the cluster.
+    public mutating func decide(_ request: PlacementRequest) -> PlacementDecision {
         guard let ring = nodesByModel[request.model] else { return pipeline.decide([], for: request) }
         let limit = settings.maxCandidates > 0 ? settings.maxCandidates : Int.max
         var slots = ring.rotated

@@ -58,10 +58,10 @@ let benchmarks: @Sendable () -> Void = {
             configuration: .init(scalingFactor: .kilo, maxDuration: .seconds(3))
         ) { benchmark in
             var core = cluster
-            blackHole(core.placeOnce(PlacementRequest(model: "m")))  // the copy-on-write copy, outside the measurement
+            blackHole(core.decide(PlacementRequest(model: "m")))  // the copy-on-write copy, outside the measurement
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
-                blackHole(core.placeOnce(PlacementRequest(model: "m")))
+                blackHole(core.decide(PlacementRequest(model: "m")))
             }
             benchmark.stopMeasurement()
         }

@@ -34,7 +34,7 @@ struct Placement: ParsableCommand {
         let request = PlacementRequest(model: "m")
         var placed = 0
         let start = ContinuousClock.now
-        for _ in 0..<decisions where core.placeOnce(request).node != nil { placed += 1 }
+        for _ in 0..<decisions where core.decide(request).node != nil { placed += 1 }
         let elapsed = seconds(ContinuousClock.now - start)
         printJSON([
             "mode": "placement", "params": ["nodes": nodes, "decisions": decisions, "max_candidates": maxCandidates],
