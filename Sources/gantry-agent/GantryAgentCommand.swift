@@ -94,14 +94,14 @@ struct GantryAgentCommand: AsyncParsableCommand {
         }
         let engines = try makeEngines(settings.engines)
         let spool: FileSpool
-        let spooled: Int
+        let agent: Agent
         do {
             spool = try FileSpool(stateDir: settings.stateDir)
-            spooled = try spool.load().count
-        } catch {
+            agent = try Agent(options: options, inventory: inventory, engines: engines, host: host, spool: spool, logger: logger)
+        } catch let error as SpoolError {
             throw CommandFailure("\(error)")
         }
-        let agent = try Agent(options: options, inventory: inventory, engines: engines, host: host, spool: spool, logger: logger)
+        let spooled = await agent.spooledCount
         if spooled > 0 {
             logger.notice("results in the spool will be re-sent until acknowledged", metadata: ["spool": "\(spool.directory)", "results": "\(spooled)"])
         }
