@@ -3,10 +3,11 @@
 // Gantry: an inference-cluster scheduler.
 //
 // Layers (dependencies point inward only):
-//   executables  gantryd  gantry-agent  gantryctl
-//   shells       GantryCoordinator  GantryAgent  GantryControl
-//   adapters     GantryWire  GantryStore  GantrySystemd  GantryHost  GantryConfig
-//   core (pure)  GantryModel  GantryPlacement  GantryCore
+//   executables  gantryd  gantry-agent  gantryctl  (+ GantryCLI, their shared command-line plumbing)
+//   shells       GantryCoordinator  GantryAgent  GantryControl  (+ GantryRuntime, what the shells share)
+//   adapters     GantryWire  GantryNet  GantryStore  GantryConfig  GantryHost  GantrySystemd  GantryLogging
+//   core (pure)  GantryModel  GantryPlacement  GantryAccounting  GantryPersistence
+//                GantryCoordinatorCore  GantryAgentCore
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -19,7 +20,8 @@ let testSwiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny"
 let nio: Target.Dependency = .product(name: "NIOCore", package: "swift-nio")
 let nioPosix: Target.Dependency = .product(name: "NIOPosix", package: "swift-nio")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
-let collections: Target.Dependency = .product(name: "Collections", package: "swift-collections")
+let deque: Target.Dependency = .product(name: "DequeModule", package: "swift-collections")
+let heap: Target.Dependency = .product(name: "HeapModule", package: "swift-collections")
 
 let package = Package(
     name: "gantry",
@@ -33,8 +35,8 @@ let package = Package(
         .library(
             name: "GantryKit",
             targets: [
-                "GantryModel", "GantryCore", "GantryPlacement", "GantryAccounting", "GantryWire", "GantryNet", "GantryControl",
-                "GantryConfig", "GantryStore",
+                "GantryModel", "GantryCoordinatorCore", "GantryPlacement", "GantryAccounting", "GantryWire", "GantryNet",
+                "GantryControl", "GantryConfig", "GantryStore", "GantryRuntime",
             ]),
     ],
     dependencies: [
@@ -67,8 +69,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "GantryCore",
-            dependencies: ["GantryModel", "GantryPlacement", "GantryAccounting", collections],
+            name: "GantryPersistence",
+            dependencies: ["GantryModel", "GantryAccounting"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryCoordinatorCore",
+            dependencies: ["GantryModel", "GantryPlacement", "GantryAccounting", "GantryPersistence", deque, heap],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "GantryAgentCore",
+            dependencies: ["GantryModel"],
             swiftSettings: swiftSettings
         ),
 
@@ -91,7 +103,7 @@ let package = Package(
         ),
         .target(
             name: "GantryStore",
-            dependencies: ["GantryModel", "GantryCore", "GantryAccounting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["GantryModel", "GantryPersistence", "GantryAccounting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -120,7 +132,7 @@ let package = Package(
         ),
         .target(
             name: "GantrySystemd",
-            dependencies: ["CSystemd", logging],
+            dependencies: ["CSystemd", "GantryRuntime", logging],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -131,10 +143,19 @@ let package = Package(
 
         // MARK: shells
         .target(
+            name: "GantryRuntime",
+            dependencies: [
+                "GantryModel", deque, logging, .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GantryCoordinator",
             dependencies: [
-                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryNet", "GantryStore", "GantryAccounting",
-                nio, nioPosix, logging, collections,
+                "GantryModel", "GantryCoordinatorCore", "GantryPersistence", "GantryWire", "GantryConfig", "GantryNet",
+                "GantryStore", "GantryAccounting", "GantryRuntime", nio, nioPosix, logging, deque,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -145,8 +166,8 @@ let package = Package(
         .target(
             name: "GantryAgent",
             dependencies: [
-                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryHost", "GantryNet", "GantryAccounting",
-                nio, nioPosix, logging,
+                "GantryModel", "GantryAgentCore", "GantryWire", "GantryConfig", "GantryHost", "GantryNet", "GantryAccounting",
+                "GantryRuntime", nio, nioPosix, logging,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -170,7 +191,8 @@ let package = Package(
         .executableTarget(
             name: "gantryd",
             dependencies: [
-                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", "GantrySystemd", logging,
+                "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", "GantrySystemd",
+                "GantryRuntime", logging,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -181,7 +203,8 @@ let package = Package(
         .executableTarget(
             name: "gantry-agent",
             dependencies: [
-                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", "GantrySystemd", "GantryNet", logging,
+                "GantryAgent", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryHost", "GantrySystemd", "GantryNet",
+                "GantryRuntime", logging,
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -200,16 +223,44 @@ let package = Package(
         // MARK: tests
         .target(name: "GantryTestSupport", path: "Tests/GantryTestSupport", swiftSettings: testSwiftSettings),
         .testTarget(
-            name: "GantryCoreTests",
-            dependencies: ["GantryModel", "GantryPlacement", "GantryCore", "GantryAccounting"],
+            name: "GantryCoordinatorCoreTests",
+            dependencies: ["GantryModel", "GantryPlacement", "GantryCoordinatorCore", "GantryPersistence", "GantryAccounting"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryAgentCoreTests",
+            dependencies: ["GantryModel", "GantryAgentCore"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryPlacementTests",
+            dependencies: ["GantryModel", "GantryPlacement"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryAccountingTests",
+            dependencies: ["GantryModel", "GantryAccounting"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryNetTests",
+            dependencies: [
+                "GantryModel", "GantryWire", "GantryNet", nio,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryControlTests",
+            dependencies: ["GantryControl"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
             name: "GantryWireTests",
             dependencies: [
-                "GantryModel", "GantryWire", "GantryNet", nio,
+                "GantryModel", "GantryWire", nio,
                 .product(name: "NIOTestUtils", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: testSwiftSettings
         ),
@@ -227,7 +278,8 @@ let package = Package(
         .testTarget(
             name: "GantryStoreTests",
             dependencies: [
-                "GantryModel", "GantryCore", "GantryStore", "GantryTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "GantryModel", "GantryPersistence", "GantryStore", "GantryRuntime", "GantryTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: testSwiftSettings
         ),
@@ -245,7 +297,7 @@ let package = Package(
             name: "GantryIntegrationTests",
             dependencies: [
                 "gantryd", "gantry-agent", "gantryctl",
-                "GantryModel", "GantryCore", "GantryWire", "GantryConfig", "GantryCoordinator",
+                "GantryModel", "GantryWire", "GantryConfig", "GantryCoordinator", "GantryRuntime",
                 "GantryAgent", "GantryControl", "GantryHost", "GantryNet", nio, nioPosix, logging,
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

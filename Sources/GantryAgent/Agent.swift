@@ -1,4 +1,5 @@
-import GantryCore
+import GantryRuntime
+import GantryAgentCore
 public import GantryHost
 public import GantryModel
 public import Logging
@@ -17,19 +18,22 @@ public actor Agent {
     let gpuSource: GPUSource
     let spool: any ResultSpool
     let logger: Logger
-    private var tasks: [AttemptRef: Task<Void, Never>] = [:]
+    /// Running attempts' stop signals; the attempts themselves run in `runAttempts`.
+    private var stops: [AttemptRef: StopSignal] = [:]
+    nonisolated let starts: AsyncStream<Assignment>
+    private let startInbox: AsyncStream<Assignment>.Continuation
+    /// Waiting for the agent to be idle (no attempt running), or for every spooled result
+    /// to be acknowledged (shutdown).
+    private nonisolated let idle = WaitList()
+    private nonisolated let acknowledged = WaitList()
     private var outbox: Outbox?
     /// Splits the host's energy among running attempts and idle time.
     private var energy: EnergyMeter
     let counters: EnergyCounters
-    /// Group commit of the spool: results waiting for the next write, whether a write is
-    /// in flight, and the result messages held until their results are on disk.
-    private var spoolPending: [AttemptResult] = []
-    private var spoolWriting = false
-    private var unwritten: Set<AttemptRef> = []
-    private var held: [(ref: AttemptRef, message: AgentMessage)] = []
-    private var notifier: (@Sendable (String) -> Void)?
-    private var watchdog: (every: Duration, last: ContinuousClock.Instant)?
+    /// The spool's group-commit writer (run by `AgentService`), and the directives held
+    /// until the spool writes they depend on are durable.
+    nonisolated let spoolWriter: GroupCommit<AttemptResult>
+    private var gate = DurabilityGate<AgentDirective>()
 
     public init(options: AgentOptions, inventory: Inventory, engines: [any Engine], host: HostProbe, spool: any ResultSpool, logger: Logger) throws {
         self.options = options
@@ -38,6 +42,18 @@ public actor Agent {
         self.gpuSource = inventory.gpuSource
         self.spool = spool
         self.logger = logger
+        (starts, startInbox) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        self.spoolWriter = GroupCommit { [spool, logger] batch in
+            do {
+                try await NIOThreadPool.singleton.runIfActive { try spool.write(batch) }
+            } catch {
+                // Sending the results anyway keeps the cluster going; they are lost only if
+                // this agent also crashes before the coordinator acknowledges them.
+                logger.critical("cannot write results to the spool; sending them without it", metadata: [
+                    "results": "\(batch.count)", "job.id": "\(batch[0].ref.job)", "error": "\(error)",
+                ])
+            }
+        }
         var core = AgentCore(
             nodeID: options.nodeID, labels: options.labels, inventory: inventory, cost: options.cost,
             engines: options.engines.map {
@@ -119,90 +135,84 @@ public actor Agent {
 
     // MARK: engine events
 
-    private func progress(_ p: JobProgress) {
+    func progress(_ p: JobProgress) {
         execute(core.progress(p))
     }
 
-    private func finished(_ result: AttemptResult) {
-        tasks[result.ref] = nil
+    func finished(_ result: AttemptResult) {
+        stops[result.ref] = nil
         var result = result
         let (mj, measured) = energy.end(result.ref, now: WallClock.now(), counter: counters.read())
         result.energyMillijoules = mj
         result.energyMeasured = measured
         execute(core.finished(result))
+        if core.runningCount == 0 { idle.resumeAll() }
     }
 
     // MARK: directives
 
     private func execute(_ directives: [AgentDirective]) {
+        var results: [AttemptResult] = []
+        for d in directives { if case .spool(let r) = d { results.append(r) } }
+        if !results.isEmpty { gate.submitted(spoolWriter.submit(results)) }
         for directive in directives {
             switch directive {
-            case .send(.result(let result)) where unwritten.contains(result.ref):
-                held.append((result.ref, .result(result)))
-            case .send(let message):
-                outbox?.send(WireEnvelope(.agent(message)))
-            case .start(let assignment):
-                start(assignment)
-            case .stop(let ref, let reason):
-                logger.info("stopping attempt", metadata: ["job.id": "\(ref.job)", "job.attempt": "\(ref.attempt)", "reason": "\(reason)"])
-                tasks[ref]?.cancel()
-            case .spool(let result):
-                spoolPending.append(result)
-                unwritten.insert(result.ref)
-            case .unspool(let ref):
-                do {
-                    try spool.remove(ref)
-                } catch {
-                    logger.error("cannot remove an acknowledged result from the spool", metadata: ["job.id": "\(ref.job)", "error": "\(error)"])
-                }
+            case .spool:
+                continue
+            case .durable(let inner):
+                if let now = gate.durable(inner) { perform(now) }
+            default:
+                if let now = gate.ordered(directive) { perform(now) }
             }
-        }
-        if !spoolPending.isEmpty, !spoolWriting {
-            spoolWriting = true
-            Task { await writeSpool() }
         }
     }
 
-    /// Writes what is pending in one durable write, off the actor, while new results
-    /// accumulate for the next one; then sends the results it made durable.
-    private func writeSpool() async {
-        while !spoolPending.isEmpty {
-            let batch = spoolPending
-            spoolPending = []
+    /// The spool writer made everything through `seq` durable: carry out what waited.
+    func spoolCommitted(through seq: UInt64) {
+        for d in gate.committed(through: seq) { perform(d) }
+    }
+
+    private func perform(_ directive: AgentDirective) {
+        switch directive {
+        case .send(let message):
+            outbox?.send(WireEnvelope(.agent(message)))
+        case .start(let assignment):
+            start(assignment)
+        case .stop(let ref, let reason):
+            logger.info("stopping attempt", metadata: ["job.id": "\(ref.job)", "job.attempt": "\(ref.attempt)", "reason": "\(reason)"])
+            stops[ref]?.fire()
+        case .unspool(let ref):
             do {
-                try await NIOThreadPool.singleton.runIfActive { [spool] in try spool.write(batch) }
+                try spool.remove(ref)
             } catch {
-                logger.critical("cannot write results to the spool", metadata: [
-                    "results": "\(batch.count)", "job.id": "\(batch[0].ref.job)", "error": "\(error)",
-                ])
+                logger.error("cannot remove an acknowledged result from the spool", metadata: ["job.id": "\(ref.job)", "error": "\(error)"])
             }
-            for r in batch { unwritten.remove(r.ref) }
-            var waiting: [(ref: AttemptRef, message: AgentMessage)] = []
-            for h in held {
-                if unwritten.contains(h.ref) { waiting.append(h) } else { outbox?.send(WireEnvelope(.agent(h.message))) }
-            }
-            held = waiting
+            if core.spooled.isEmpty { acknowledged.resumeAll() }
+        case .durable(let inner):
+            perform(inner)
+        case .spool:
+            break
         }
-        spoolWriting = false
     }
 
-    /// Waits for spool writes in flight (shutdown).
+    /// Waits until every result handed to the spool is durable (shutdown).
     func flushSpool() async {
-        while spoolWriting || !spoolPending.isEmpty { try? await Task.sleep(for: .milliseconds(5)) }
+        await withCheckedContinuation { gate.resumeWhenDurable($0) }
     }
 
     private func start(_ assignment: Assignment) {
-        guard let engine = engines[assignment.engine] else { return }
+        guard engines[assignment.engine] != nil else { return }
         logger.debug("starting attempt", metadata: [
             "job.id": "\(assignment.ref.job)", "job.attempt": "\(assignment.ref.attempt)", "engine": "\(assignment.engine)",
             "job.model": "\(assignment.spec.model)",
         ])
         energy.start(assignment.ref, now: WallClock.now(), counter: counters.read())
-        tasks[assignment.ref] = Task {
-            let result = await engine.run(assignment) { [weak self] p in await self?.progress(p) }
-            self.finished(result)
-        }
+        stops[assignment.ref] = StopSignal()
+        startInbox.yield(assignment)
     }
+
+    /// The stop signal of a started attempt (nil once it finished).
+    func stopSignal(_ ref: AttemptRef) -> StopSignal? { stops[ref] }
 
     /// Graceful shutdown, step one: take no new work.
     func beginShutdown() {
@@ -212,28 +222,28 @@ public actor Agent {
 
     public var spooledCount: Int { core.spooled.count }
 
-    /// Lets the shell talk to systemd from the agent's own loop (see `tick`).
-    func superviseWith(send: @escaping @Sendable (String) -> Void, watchdogMicros: UInt64?) {
-        notifier = send
-        if let us = watchdogMicros { watchdog = (.microseconds(Int64(us / 2)), ContinuousClock.now) }
-    }
-
-    /// Called every second: the watchdog ping and the status line.
-    func tick() {
-        guard let notifier else { return }
-        let now = ContinuousClock.now
-        if let w = watchdog, now - w.last >= w.every {
-            notifier("WATCHDOG=1")
-            watchdog!.last = now
-        }
+    /// The line systemd shows in `systemctl status`.
+    public func statusLine() -> String {
         let state = core.connected ? "connected to \(options.coordinator)" : "connecting to \(options.coordinator)"
-        notifier("STATUS=\(state); \(core.runningCount) running, \(core.spooled.count) results awaiting ack")
+        return "\(state); \(core.runningCount) running, \(core.spooled.count) results awaiting ack"
     }
 
-    /// Stops every running attempt (shutdown) and waits for them to end.
-    func stopAll() async {
-        let running = tasks.values
-        for task in running { task.cancel() }
-        for task in running { await task.value }
+    /// Stops every running attempt (shutdown); `waitUntilIdle` then sees them end.
+    func stopAll() {
+        for stop in stops.values { stop.fire() }
+    }
+
+    /// Returns once no attempt runs (at once if none does), or when cancelled.
+    func waitUntilIdle() async {
+        while core.runningCount > 0, !Task.isCancelled {
+            await idle.wait(since: idle.generation)
+        }
+    }
+
+    /// Returns once the coordinator acknowledged every spooled result, or when cancelled.
+    func waitUntilAcknowledged() async {
+        while !core.spooled.isEmpty, !Task.isCancelled {
+            await acknowledged.wait(since: acknowledged.generation)
+        }
     }
 }

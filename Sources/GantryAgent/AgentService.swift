@@ -1,5 +1,6 @@
 public import ServiceLifecycle
-import GantryCore
+import GantryAgentCore
+import GantryRuntime
 import GantryModel
 import GantryNet
 import GantryWire
@@ -7,62 +8,61 @@ import Logging
 import NIOCore
 
 /// Keeps the agent connected: connect, handshake, serve until the connection drops,
-/// then reconnect with exponential backoff and jitter. Probes engines meanwhile.
+/// then reconnect with exponential backoff and jitter. Meanwhile it runs the attempts, the
+/// spool's writer and the engine probes, all as child tasks of one task group.
 public struct AgentService: Service {
     let agent: Agent
-    let notify: (@Sendable (String) -> Void)?
-    let watchdogMicros: UInt64?
 
-    public init(agent: Agent, notify: (@Sendable (String) -> Void)? = nil, watchdogMicros: UInt64? = nil) {
+    public init(agent: Agent) {
         self.agent = agent
-        self.notify = notify
-        self.watchdogMicros = watchdogMicros
     }
 
     public func run() async throws {
         let agent = self.agent
         let logger = agent.logger
-        if let notify {
-            await agent.superviseWith(send: notify, watchdogMicros: watchdogMicros)
-            notify("READY=1")
-        }
-        // The connection loop runs until the drain below has handed everything back.
-        let connections = Task { await Self.connectionLoop(agent: agent) }
         await withDiscardingTaskGroup { group in
+            group.addTask {
+                await agent.spoolWriter.run(committed: { await agent.spoolCommitted(through: $0) }, failed: { _ in })
+            }
+            group.addTask { await agent.runAttempts() }
+            group.addTask { await Self.connectionLoop(agent: agent) }
             group.addTask {
                 while !Task.isCancelled {
                     await agent.probeEngines()
                     try? await Task.sleep(for: .milliseconds(agent.options.probeIntervalMs))
                 }
             }
-            group.addTask {
-                while !Task.isCancelled {
-                    await agent.tick()
-                    try? await Task.sleep(for: .seconds(1))
-                }
-            }
             // Graceful shutdown: refuse new work, let running attempts finish (or stop them
             // after the timeout, so the coordinator re-places them), wait for the results to
             // be acknowledged, then disconnect.
             try? await gracefulShutdown()
-            self.notify?("STOPPING=1")
             await agent.beginShutdown()
-            let deadline = ContinuousClock.now + .milliseconds(agent.options.shutdownTimeoutMs)
-            while await agent.runningCount > 0, ContinuousClock.now < deadline {
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            if await agent.runningCount > 0 {
+            let finished = await Self.within(.milliseconds(agent.options.shutdownTimeoutMs)) { await agent.waitUntilIdle() }
+            if !finished {
                 logger.warning("shutdown timeout: stopping the attempts still running; the coordinator will place them again")
+                await agent.stopAll()
+                await agent.waitUntilIdle()
             }
-            await agent.stopAll()
             await agent.flushSpool()
-            let ackDeadline = ContinuousClock.now + .seconds(5)
-            while await agent.spooledCount > 0, ContinuousClock.now < ackDeadline {
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            connections.cancel()
-            await connections.value
+            _ = await Self.within(.seconds(5)) { await agent.waitUntilAcknowledged() }
             group.cancelAll()
+        }
+    }
+
+    /// Runs `body` for at most `limit`; true if it returned in time.
+    static func within(_ limit: Duration, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await body()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
         }
     }
 

@@ -1,7 +1,13 @@
 public import GantryModel
 
-/// `gantryd.toml`. Defaults are the documented ones (README, INTERFACE).
+/// `gantryd.toml`. The keys that tune the core are parsed straight into its
+/// `CoordinatorSettings` (their defaults live there, once); the rest are the shell's:
+/// addresses, files, TLS and connection limits. Defaults are the README's.
 public struct CoordinatorConfig: Hashable, Sendable {
+    /// `[heartbeat]` (but the handshake timeout), `[jobs]` (but retention), `[placement]`
+    /// and `[[cost_override]]`.
+    public var settings = CoordinatorSettings()
+
     public var listen = HostPort(host: "127.0.0.1", port: 7420)
     public var http = HostPort(host: "127.0.0.1", port: 7421)
     public var stateDir = "/var/lib/gantry"
@@ -14,25 +20,9 @@ public struct CoordinatorConfig: Hashable, Sendable {
     /// Optional: a token for dashboards and monitoring (list, get, watch, report).
     public var readonlyTokenFile: String?
 
-    public var heartbeatIntervalMs: Int64 = 1000
-    public var ttlMs: Int64 = 10_000
     public var handshakeTimeoutMs: Int64 = 5000
-
-    public var maxAttempts = 3
-    public var maxQueued = 1_000_000
-    public var maxOutputBytes = 1_048_576
-    public var maxPromptBytes = 1_048_576
-    public var defaultMaxTokens = 256
-    public var maxTokensLimit = 131_072
-    public var maxJobsPerSubmit = 10_000
+    /// Prompts and outputs of finished jobs are pruned from the store after this.
     public var retentionMs: Int64 = 7 * 86_400_000
-    public var assignTimeoutMs: Int64 = 10_000
-
-    public var weightLeastLoaded = 1.0
-    public var weightBinPack = 0.0
-    public var weightCost = 0.0
-    /// Feasible nodes a placement decision scores (0: all); see `placement.max_candidates`.
-    public var maxCandidates = 4
 
     public var logLevel = "info"
 
@@ -48,10 +38,6 @@ public struct CoordinatorConfig: Hashable, Sendable {
     public var idleTimeoutMs: Int64 = 300_000
     public var maxInflightRequests = 64
     public var authFailuresPerMinute = 5
-
-    /// Cost profiles that replace what agents report: `[[cost_override]]` with `node = "id"`
-    /// or `label = "key=value"`, and the agent's `[cost]` keys.
-    public var costOverrides: [CostOverrideConfig] = []
 
     public init() {}
 
@@ -83,34 +69,34 @@ public struct CoordinatorConfig: Hashable, Sendable {
             try t.rejectUnknownKeys(known: ["join_token_file", "admin_token_file", "readonly_token_file"])
         }
         if var t = try top.table("heartbeat") {
-            heartbeatIntervalMs = try t.integer("interval_ms", in: 50...600_000) ?? heartbeatIntervalMs
-            ttlMs = try t.integer("ttl_ms", in: 100...3_600_000) ?? ttlMs
+            settings.heartbeatIntervalMs = try t.integer("interval_ms", in: 50...600_000) ?? settings.heartbeatIntervalMs
+            settings.ttlMs = try t.integer("ttl_ms", in: 100...3_600_000) ?? settings.ttlMs
             handshakeTimeoutMs = try t.integer("handshake_timeout_ms", in: 100...600_000) ?? handshakeTimeoutMs
             try t.rejectUnknownKeys(known: ["interval_ms", "ttl_ms", "handshake_timeout_ms"])
-            if ttlMs <= heartbeatIntervalMs {
-                throw t.fail("ttl_ms", "ttl_ms (\(ttlMs)) must be longer than interval_ms (\(heartbeatIntervalMs))")
+            if settings.ttlMs <= settings.heartbeatIntervalMs {
+                throw t.fail("ttl_ms", "ttl_ms (\(settings.ttlMs)) must be longer than interval_ms (\(settings.heartbeatIntervalMs))")
             }
         }
         if var t = try top.table("jobs") {
-            maxAttempts = try t.int("max_attempts", in: 1...100) ?? maxAttempts
-            maxQueued = try t.int("max_queued", in: 1...100_000_000) ?? maxQueued
-            maxOutputBytes = try t.int("max_output_bytes", in: 0...(64 * 1024 * 1024)) ?? maxOutputBytes
-            maxPromptBytes = try t.int("max_prompt_bytes", in: 1...(64 * 1024 * 1024)) ?? maxPromptBytes
-            defaultMaxTokens = try t.int("default_max_tokens", in: 1...1_000_000) ?? defaultMaxTokens
-            maxTokensLimit = try t.int("max_tokens_limit", in: 1...10_000_000) ?? maxTokensLimit
-            maxJobsPerSubmit = try t.int("max_jobs_per_submit", in: 1...1_000_000) ?? maxJobsPerSubmit
+            settings.maxAttempts = try t.int("max_attempts", in: 1...100) ?? settings.maxAttempts
+            settings.maxQueued = try t.int("max_queued", in: 1...100_000_000) ?? settings.maxQueued
+            settings.maxOutputBytes = try t.int("max_output_bytes", in: 0...(64 * 1024 * 1024)) ?? settings.maxOutputBytes
+            settings.maxPromptBytes = try t.int("max_prompt_bytes", in: 1...(64 * 1024 * 1024)) ?? settings.maxPromptBytes
+            settings.defaultMaxTokens = try t.int("default_max_tokens", in: 1...1_000_000) ?? settings.defaultMaxTokens
+            settings.maxTokensLimit = try t.int("max_tokens_limit", in: 1...10_000_000) ?? settings.maxTokensLimit
+            settings.maxJobsPerSubmit = try t.int("max_jobs_per_submit", in: 1...1_000_000) ?? settings.maxJobsPerSubmit
             retentionMs = try t.durationMillis("retention") ?? retentionMs
-            assignTimeoutMs = try t.durationMillis("assign_timeout") ?? assignTimeoutMs
+            settings.assignTimeoutMs = try t.durationMillis("assign_timeout") ?? settings.assignTimeoutMs
             try t.rejectUnknownKeys(known: [
                 "max_attempts", "max_queued", "max_output_bytes", "max_prompt_bytes", "default_max_tokens",
                 "max_tokens_limit", "max_jobs_per_submit", "retention", "assign_timeout",
             ])
         }
         if var t = try top.table("placement") {
-            weightLeastLoaded = try t.number("least_loaded", in: 0...1000) ?? weightLeastLoaded
-            weightBinPack = try t.number("bin_pack", in: 0...1000) ?? weightBinPack
-            weightCost = try t.number("cost", in: 0...1000) ?? weightCost
-            maxCandidates = try t.int("max_candidates", in: 0...1_000_000) ?? maxCandidates
+            settings.weights.leastLoaded = try t.number("least_loaded", in: 0...1000) ?? settings.weights.leastLoaded
+            settings.weights.binPack = try t.number("bin_pack", in: 0...1000) ?? settings.weights.binPack
+            settings.weights.cost = try t.number("cost", in: 0...1000) ?? settings.weights.cost
+            settings.maxCandidates = try t.int("max_candidates", in: 0...1_000_000) ?? settings.maxCandidates
             try t.rejectUnknownKeys(known: ["least_loaded", "bin_pack", "cost", "max_candidates"])
         }
         if var t = try top.table("tls") {
@@ -146,11 +132,11 @@ public struct CoordinatorConfig: Hashable, Sendable {
         for var t in try top.tables("cost_override") {
             let node = try t.string("node")
             let label = try t.string("label")
-            let match: CostOverrideMatch
+            let match: CostOverride.Match
             switch (node, label) {
             case (let n?, nil):
-                guard NodeID.isValid(n) else { throw t.fail("node", "'\(n)' is not a valid node id") }
-                match = .node(n)
+                guard let id = NodeID(n) else { throw t.fail("node", "'\(n)' is not a valid node id") }
+                match = .node(id)
             case (nil, let l?):
                 let parts = l.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, !parts[0].isEmpty else { throw t.fail("label", "'\(l)' is not KEY=VALUE") }
@@ -158,7 +144,7 @@ public struct CoordinatorConfig: Hashable, Sendable {
             default:
                 throw ConfigError("\(t.location("kind")): \(t.path): give exactly one of node = \"ID\" and label = \"KEY=VALUE\"")
             }
-            costOverrides.append(CostOverrideConfig(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
+            settings.costOverrides.append(CostOverride(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
         }
         try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "tls", "limits", "log", "cost_override"])
     }
@@ -166,14 +152,4 @@ public struct CoordinatorConfig: Hashable, Sendable {
 
 public enum LogLevelName {
     public static let valid = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-}
-
-public enum CostOverrideMatch: Hashable, Sendable {
-    case node(String)
-    case label(key: String, value: String)
-}
-
-public struct CostOverrideConfig: Hashable, Sendable {
-    public var match: CostOverrideMatch
-    public var profile: CostProfile
 }

@@ -1,4 +1,4 @@
-public import GantryConfig
+import GantryConfig
 public import GantryModel
 public import GantryWire
 public import GantryNet

@@ -1,4 +1,4 @@
-import GantryCore
+import GantryCoordinatorCore
 import GantryModel
 import Logging
 

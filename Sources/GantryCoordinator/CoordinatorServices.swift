@@ -2,7 +2,7 @@ import GantryModel
 public import Logging
 public import NIOCore
 import NIOHTTP1
-public import GantryStore
+public import GantryPersistence
 public import NIOPosix
 public import ServiceLifecycle
 
@@ -15,7 +15,7 @@ public struct CoordinatorServices: Sendable {
     public let ticker: Ticker
 
     public init(
-        options: CoordinatorOptions, logger: Logger, store: Store? = nil,
+        options: CoordinatorOptions, logger: Logger, store: (any CoordinatorStore)? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         protocolDescriptor: CInt? = nil, httpDescriptor: CInt? = nil,
         metricsText: (@Sendable () -> String)? = nil
@@ -25,14 +25,34 @@ public struct CoordinatorServices: Sendable {
         self.coordinator = coordinator
         self.protocolListener = ProtocolListener(coordinator: coordinator, group: group, inheritedDescriptor: protocolDescriptor)
         self.httpListener = HTTPListener(
-            host: options.http.host, port: options.http.port, inheritedDescriptor: httpDescriptor, group: group, logger: logger,
+            host: options.config.http.host, port: options.config.http.port, inheritedDescriptor: httpDescriptor, group: group, logger: logger,
             route: { method, path in await coordinator.http(method: method, path: path, metricsText: metricsText) })
-        self.ticker = Ticker(
-            coordinator: coordinator, intervalMs: min(250, options.settings.heartbeatIntervalMs / 4),
-            retentionMs: options.retentionMs, logger: logger)
+        self.ticker = Ticker(coordinator: coordinator, retentionMs: options.config.retentionMs, logger: logger)
     }
 
-    public var all: [any Service] { [protocolListener, httpListener, ticker] }
+    /// In start order; a service group stops them in reverse, so the store writer, first
+    /// here, is the last to stop and flushes whatever the others handed it.
+    public var all: [any Service] {
+        [StoreWriterService(coordinator: coordinator), QueryService(coordinator: coordinator), protocolListener, httpListener, ticker]
+    }
+}
+
+/// Runs the coordinator's group-commit writer until graceful shutdown, then flushes it.
+struct StoreWriterService: Service {
+    let coordinator: Coordinator
+
+    func run() async throws {
+        guard let writer = coordinator.writer else { return }
+        let coordinator = self.coordinator
+        // Stopped last (see `all`): everything the others handed it is written first.
+        await withGracefulShutdownHandler {
+            await writer.run(
+                committed: { await coordinator.committed(through: $0) },
+                failed: { await coordinator.storeFailed($0) })
+        } onGracefulShutdown: {
+            writer.finish()
+        }
+    }
 }
 
 extension Coordinator {

@@ -33,15 +33,15 @@ public struct ProtocolListener: Service {
         let configuration = ServerConnectionHandler.Configuration(
             credentials: { coordinator.credentials },
             serverID: options.serverID,
-            handshakeTimeout: .milliseconds(options.handshakeTimeoutMs),
+            handshakeTimeout: .milliseconds(options.config.handshakeTimeoutMs),
             admission: coordinator.admission,
             bindNodeIDToCertificate: options.mutualTLS,
             onHandshakeFailure: { peer, error in
                 logger.warning("handshake failed", metadata: ["peer.address": "\(peer)", "error.code": "\(error.code.name)", "error": "\(error.message)"])
                 CoordinatorMetrics.handshakeFailed(code: error.code)
             })
-        let maxFrameBytes = options.maxFrameBytes
-        let idleTimeout = TimeAmount.milliseconds(options.idleTimeoutMs)
+        let maxFrameBytes = options.config.maxFrameBytes
+        let idleTimeout = TimeAmount.milliseconds(options.config.idleTimeoutMs)
         let tls = options.tls
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ServerInbound, ByteBuffer>> = { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -63,10 +63,10 @@ public struct ProtocolListener: Service {
             if let fd = inheritedDescriptor {
                 server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
             } else {
-                server = try await bootstrap.bind(host: options.listen.host, port: options.listen.port, childChannelInitializer: initializer)
+                server = try await bootstrap.bind(host: options.config.listen.host, port: options.config.listen.port, childChannelInitializer: initializer)
             }
         } catch {
-            let failure = ListenError(what: "protocol listener", address: "\(options.listen)", underlying: error)
+            let failure = ListenError(what: "protocol listener", address: "\(options.config.listen)", underlying: error)
             address.fail(failure)
             throw failure
         }
@@ -92,8 +92,11 @@ public struct ProtocolListener: Service {
     static func serve(_ connection: NIOAsyncChannel<ServerInbound, ByteBuffer>, coordinator: Coordinator, logger: Logger) async {
         let channel = connection.channel
         let peerAddress = channel.remoteAddress.map(describeAddress) ?? "unknown"
-        let outbox = Outbox()
+        let admission = coordinator.admission
+        let window = RequestWindow(limit: { admission.limits.maxInflightRequests })
+        let outbox = Outbox(window: window)
         var session: SessionID?
+        var role: PeerRole?
         do {
             try await connection.executeThenClose { inbound, outbound in
                 await withDiscardingTaskGroup { group in
@@ -103,6 +106,7 @@ public struct ProtocolListener: Service {
                             switch item {
                             case .established(let peer):
                                 session = await coordinator.open(peer: peer, address: peerAddress, outbox: outbox)
+                                role = peer.role
                             case .frame(let frame):
                                 guard let id = session else { continue }
                                 let envelope: WireEnvelope
@@ -118,6 +122,12 @@ public struct ProtocolListener: Service {
                                     } else {
                                         outbox.send(WireEnvelope(.error(error, fatal: false)))
                                     }
+                                    continue
+                                }
+                                if role == .admin, case .adminRequest = envelope.message, envelope.requestID != 0,
+                                    let refusal = window.admit(envelope.requestID)
+                                {
+                                    outbox.send(WireEnvelope(.error(refusal, fatal: false), requestID: envelope.requestID))
                                     continue
                                 }
                                 await coordinator.received(envelope, from: id)

@@ -10,11 +10,14 @@ public final class Admission: Sendable {
         public var maxConnectionsPerAddress: Int
         /// Failed handshakes from one address within a minute before it is slowed down.
         public var authFailuresPerMinute: Int
+        /// Unanswered control requests one connection may have before more are refused.
+        public var maxInflightRequests: Int
 
-        public init(maxConnections: Int = 10_000, maxConnectionsPerAddress: Int = 256, authFailuresPerMinute: Int = 5) {
+        public init(maxConnections: Int = 10_000, maxConnectionsPerAddress: Int = 256, authFailuresPerMinute: Int = 5, maxInflightRequests: Int = 64) {
             self.maxConnections = maxConnections
             self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.authFailuresPerMinute = authFailuresPerMinute
+            self.maxInflightRequests = maxInflightRequests
         }
     }
 

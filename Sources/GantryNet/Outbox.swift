@@ -30,14 +30,18 @@ public final class Outbox: Sendable {
 
     private let state = NIOLockedValueBox(State())
     public let limit: Int
+    /// For control connections: requests are answered as their replies are queued here.
+    public let window: RequestWindow?
 
-    public init(limit: Int = 1_000_000) {
+    public init(limit: Int = 1_000_000, window: RequestWindow? = nil) {
         self.limit = limit
+        self.window = window
     }
 
     /// Queues a message; false if the outbox is closed or overflowed.
     @discardableResult
     public func send(_ envelope: WireEnvelope) -> Bool {
+        window?.sent(envelope)
         let (waiter, batch, accepted): (CheckedContinuation<Batch, Never>?, Batch?, Bool) = state.withLockedValue { s in
             guard s.closing == nil, !s.finished else { return (nil, nil, false) }
             if s.pending.count >= limit {

@@ -21,6 +21,12 @@ extension Store {
 
     /// Jobs newest first, filtered.
     public func jobs(_ filter: JobFilter) throws -> [Job] {
+        let (rest, arguments) = Self.jobsQuery(filter)
+        return try pool.read { db in try Self.fetchJobs(db, where: rest, arguments: arguments) }
+    }
+
+    /// The `WHERE … ORDER BY … LIMIT` of a job listing.
+    static func jobsQuery(_ filter: JobFilter) -> (String, StatementArguments) {
         var clauses: [String] = []
         var arguments: StatementArguments = []
         if let s = filter.state {
@@ -37,8 +43,7 @@ extension Store {
         }
         let limit = filter.limit > 0 ? filter.limit : 100
         _ = arguments.append(contentsOf: [limit])
-        let rest = (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT ?"
-        return try pool.read { db in try Self.fetchJobs(db, where: rest, arguments: arguments) }
+        return ((clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY id DESC LIMIT ?", arguments)
     }
 
     public func ledger() throws -> [LedgerEntry] {

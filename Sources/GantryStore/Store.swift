@@ -1,4 +1,4 @@
-public import GantryCore
+public import GantryPersistence
 public import GantryModel
 import GantryAccounting
 import Foundation
@@ -6,7 +6,7 @@ import GRDB
 
 /// The coordinator's durable state: SQLite in WAL mode (GRDB), one file in `state_dir`.
 ///
-/// Writes go through one writer (see `GroupCommitter`) with `synchronous = FULL`, so a
+/// Writes go through one writer (`GroupCommit`, in the coordinator) with `synchronous = FULL`, so a
 /// committed transaction survives a crash of the process or the machine. Reads use the
 /// pool's readers and never block the writer.
 public final class Store: Sendable {

@@ -1,22 +1,24 @@
 import CSystemd
+public import GantryRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// sd_notify(3): tells systemd about readiness, status, watchdog pings, reloads and
 /// shutdown. Every call is a no-op when `NOTIFY_SOCKET` is unset (not run by systemd).
-public struct Notifier: Sendable {
+/// The daemons speak to it only through `SupervisorService`.
+public struct Notifier: Supervisor {
     public init() {}
 
     /// Whether a supervisor is listening.
     public var isActive: Bool { getenv("NOTIFY_SOCKET") != nil }
 
     @discardableResult
-    public func send(_ state: String) -> Bool {
+    func send(_ state: String) -> Bool {
         sd_notify(0, state) > 0
     }
 
-    public func ready(status: String? = nil) {
+    public func ready(status: String?) {
         send(status.map { "READY=1\nSTATUS=\($0)" } ?? "READY=1")
     }
 
@@ -28,7 +30,7 @@ public struct Notifier: Sendable {
         send("WATCHDOG=1")
     }
 
-    /// Around a reload: RELOADING=1 with the monotonic time, then `ready()` when done.
+    /// RELOADING=1 with the monotonic time (as `Type=notify-reload` requires); `ready` ends it.
     public func reloading() {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -41,9 +43,9 @@ public struct Notifier: Sendable {
     }
 
     /// The watchdog interval systemd expects pings within, if it enabled one for us
-    /// (`WatchdogSec=`, seen as `WATCHDOG_USEC`). Ping at half this.
-    public var watchdogIntervalMicros: UInt64? {
+    /// (`WatchdogSec=`, seen as `WATCHDOG_USEC`).
+    public var watchdogInterval: Duration? {
         var usec: UInt64 = 0
-        return sd_watchdog_enabled(0, &usec) > 0 && usec > 0 ? usec : nil
+        return sd_watchdog_enabled(0, &usec) > 0 && usec > 0 ? .microseconds(Int64(usec)) : nil
     }
 }

@@ -6,6 +6,7 @@ import GantryHost
 import GantryLogging
 import GantryModel
 import GantryNet
+import GantryRuntime
 import GantrySystemd
 import GantryWire
 import Logging
@@ -109,19 +110,24 @@ struct GantryAgentCommand: AsyncParsableCommand {
             "version": "\(GantryVersion.current)", "node.id": "\(id)", "coordinator": "\(settings.coordinator)",
             "cpus": "\(inventory.cpus)", "gpus": "\(inventory.gpus.count)", "gpu.source": "\(inventory.gpuSource.rawValue)",
         ])
-        let notifier = Notifier()
+        let command = self
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
-                    .init(service: AgentService(agent: agent, notify: { notifier.send($0) }, watchdogMicros: notifier.watchdogIntervalMicros)),
-                    .init(service: ReloadService(
+                    .init(service: AgentService(agent: agent)),
+                    .init(service: SupervisorService(
+                        supervisor: Notifier(), logger: logger,
+                        ready: { [coordinator = settings.coordinator] in "connecting to \(coordinator)" },
+                        status: { await agent.statusLine() },
                         reload: {
-                            guard let text = try ConfigFile.read(path, isDefault: config == nil) else { return "no config file; nothing to reload" }
+                            // The rest of an agent's configuration is what it registered with;
+                            // restart the agent to change it.
+                            guard let text = try ConfigFile.read(path, isDefault: command.config == nil) else { return "no config file; nothing to reload" }
                             let fresh = try AgentConfig(toml: text, file: path)
-                            guard let level = Logger.Level(name: logLevel ?? fresh.logLevel) else { throw UsageError("bad log level") }
+                            guard let level = Logger.Level(name: command.logLevel ?? fresh.logLevel) else { throw UsageError("bad log level") }
                             levelControl.level = level
                             return "log level \(level)"
-                        }, notify: { notifier.send($0) }, logger: logger)),
+                        })),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

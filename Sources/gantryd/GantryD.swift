@@ -4,6 +4,7 @@ import GantryConfig
 import GantryCoordinator
 import GantryLogging
 import GantryModel
+import GantryRuntime
 import GantrySystemd
 import GantryStore
 import Logging
@@ -85,7 +86,8 @@ struct GantryD: AsyncParsableCommand {
         format.bootstrap(identifier: "gantryd", level: levelControl)
         let logger = Logger(label: "gantryd")
 
-        var options = try CoordinatorOptions(config: settings, software: "gantryd/\(GantryVersion.current)")
+        let software = "gantryd/\(GantryVersion.current)"
+        var options = try CoordinatorOptions(config: settings, software: software)
         options.onStoreFailure = { error in
             writeStderr("gantryd: error: cannot write to the store: \(error); exiting\n")
             Glibc.exit(1)
@@ -111,19 +113,24 @@ struct GantryD: AsyncParsableCommand {
         let services = CoordinatorServices(
             options: options, logger: logger, store: store, protocolDescriptor: inherited["gantry"],
             httpDescriptor: inherited["http"], metricsText: { registry.emitToString() })
-        let notifier = Notifier()
         let command = self
+        let coordinator = services.coordinator
         let supervisor = SupervisorService(
-            services: services, notify: { notifier.send($0) }, watchdogMicros: notifier.watchdogIntervalMicros, logger: logger,
+            supervisor: Notifier(), logger: logger,
+            ready: {
+                let protocolAddress = try await services.protocolListener.address.value
+                let httpAddress = try await services.httpListener.address.value
+                return "listening on \(protocolAddress) and \(httpAddress)"
+            },
+            status: { await coordinator.statusLine() },
             reload: {
                 let (config, level) = try command.loadConfig()
-                let fresh = try CoordinatorOptions(config: config, software: "gantryd/\(GantryVersion.current)")
-                await services.coordinator.reload(credentials: fresh.credentials, settings: fresh.settings, limits: fresh.limits)
+                await coordinator.reload(try CoordinatorOptions(config: config, software: software))
                 levelControl.level = level
-                return "tokens, cost overrides, scorer weights and log level (\(level)) from \(command.config ?? CoordinatorConfig.defaultPath)"
+                return "tokens, settings, cost overrides, scorer weights, limits and log level (\(level)) from \(command.config ?? CoordinatorConfig.defaultPath)"
             })
         do {
-            try await services.coordinator.start()
+            try await coordinator.start()
         } catch {
             throw CommandFailure("cannot load state from \(store.path): \(error)")
         }
@@ -138,10 +145,8 @@ struct GantryD: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            await services.coordinator.stopStore()
             throw CommandFailure("\(error)")
         }
-        await services.coordinator.stopStore()
         logger.notice("gantryd stopped")
     }
 }

@@ -31,9 +31,9 @@ struct ConfigTests {
         #expect(c.listen == HostPort(host: "0.0.0.0", port: 7420))
         #expect(c.http == HostPort(host: "::1", port: 7421))
         #expect(c.retentionMs == 7 * 86_400_000)
-        #expect(c.weightBinPack == 1 && c.weightLeastLoaded == 0)
-        #expect(c.maxCandidates == 0)
-        #expect(try CoordinatorConfig(toml: "", file: "g.toml").maxCandidates == 4)
+        #expect(c.settings.weights.binPack == 1 && c.settings.weights.leastLoaded == 0)
+        #expect(c.settings.maxCandidates == 0)
+        #expect(try CoordinatorConfig(toml: "", file: "g.toml").settings.maxCandidates == 4)
     }
 
     @Test("config mistakes name the file, line and key", arguments: [

@@ -147,6 +147,30 @@ struct SystemdIntegrationTests {
         await cluster.stop()
     }
 
+    @Test("SIGHUP with a new heartbeat ttl: connections opened afterwards are welcomed with it")
+    func reloadSettings() async throws {
+        let cluster = try await Cluster(Cluster.Options(ttlMs: 2000))
+        do {
+            let admin = try String(contentsOfFile: cluster.scratch.file("admin.token"), encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let before = try await RawPeer(port: cluster.port)
+            guard case .welcome(let w1)? = try await before.handshake(role: .admin, token: admin) else { throw TestFailure("no welcome") }
+            #expect(w1.ttlMs == 2000)
+            await before.close()
+            let config = try String(contentsOfFile: cluster.scratch.file("gantryd.toml"), encoding: .utf8)
+            try cluster.scratch.write("gantryd.toml", config.replacingOccurrences(of: "ttl_ms = 2000", with: "ttl_ms = 3500"))
+            cluster.gantryd.signal(SIGHUP)
+            _ = try await cluster.gantryd.awaitLog("reloaded on SIGHUP")
+            let after = try await RawPeer(port: cluster.port)
+            guard case .welcome(let w2)? = try await after.handshake(role: .admin, token: admin) else { throw TestFailure("no welcome") }
+            #expect(w2.ttlMs == 3500)
+            await after.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
     @Test("scripts/install is idempotent and makes 0600 tokens")
     func install() async throws {
         let scratch = try Scratch()

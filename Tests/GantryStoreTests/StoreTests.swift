@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-import GantryCore
+import GantryPersistence
+import GantryRuntime
 import GantryModel
 import GantryStore
 import Testing
@@ -127,43 +128,45 @@ struct StoreTests {
         let dir = try StateDir()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
         let committed = Recorder()
-        let committer = GroupCommitter(store: store, onCommit: { committed.add($0) }, onFailure: { Issue.record("\($0)") })
-        committer.start()
+        let writer = GroupCommit<StoreChange> { try store.apply($0) }
         let submissions = 2000
         await withTaskGroup(of: Void.self) { group in
-            for t in 0..<4 {
-                group.addTask {
-                    for i in 0..<(submissions / 4) {
-                        committer.submit([.job(sampleJob(UInt64(t * 100_000 + i)))])
+            group.addTask { await writer.run(committed: { committed.add($0) }, failed: { Issue.record("\($0)") }) }
+            await withTaskGroup(of: Void.self) { submitters in
+                for t in 0..<4 {
+                    submitters.addTask {
+                        for i in 0..<(submissions / 4) {
+                            writer.submit([.job(sampleJob(UInt64(t * 100_000 + i)))])
+                        }
                     }
                 }
             }
+            writer.finish()
         }
-        committer.stop()
         let seen = committed.values
         #expect(seen.last == UInt64(submissions))
         #expect(seen == seen.sorted())
-        #expect(committer.transactions < submissions / 2, "\(committer.transactions) transactions")
-        #expect(committer.largestBatch > 1)
+        #expect(writer.stats.transactions < submissions / 2, "\(writer.stats.transactions) transactions")
+        #expect(writer.stats.largestBatch > 1)
         #expect(try store.count("jobs") == submissions)
     }
 
     @Test("a failed write is reported and nothing after it is acknowledged")
-    func writeFailure() throws {
+    func writeFailure() async throws {
         let dir = try StateDir()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
         let committed = Recorder()
         let failures = Recorder()
-        let committer = GroupCommitter(store: store, onCommit: { committed.add($0) }, onFailure: { _ in failures.add(1) })
+        let writer = GroupCommit<StoreChange> { try store.apply($0) }
         var bad = sampleJob(1)
         bad.attempts = [Attempt(number: 1, node: NodeID("n")!, engine: "e", assignedAt: .zero)]
         // Make the attempts table refuse writes.
         let db = try DatabaseQueue(path: dir.path + "/" + Store.fileName)
-        try db.write { try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON attempts BEGIN SELECT RAISE(ABORT, 'disk says no'); END") }
-        committer.start()
-        committer.submit([.job(bad)])
-        committer.submit([.job(sampleJob(2))])
-        committer.stop()
+        try await db.write { try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON attempts BEGIN SELECT RAISE(ABORT, 'disk says no'); END") }
+        writer.submit([.job(bad)])
+        writer.submit([.job(sampleJob(2))])
+        writer.finish()
+        await writer.run(committed: { committed.add($0) }, failed: { _ in failures.add(1) })
         #expect(failures.values == [1])
         #expect(committed.values.isEmpty)
     }

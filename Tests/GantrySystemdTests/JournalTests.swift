@@ -1,5 +1,5 @@
 import Foundation
-import GantrySystemd
+@testable import GantrySystemd
 import Logging
 import Testing
 

@@ -1,3 +1,4 @@
+import GantryRuntime
 public import GantryConfig
 public import GantryModel
 import GantryNet

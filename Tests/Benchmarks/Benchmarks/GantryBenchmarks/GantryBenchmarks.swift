@@ -1,6 +1,6 @@
 import Benchmark
 import GantryAccounting
-import GantryCore
+import GantryCoordinatorCore
 import GantryModel
 import GantryPlacement
 import GantryWire

@@ -1,3 +1,4 @@
+import GantryRuntime
 import ArgumentParser
 import Foundation
 import GantryConfig

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GantryCore
+import GantryCoordinatorCore
 import GantryModel
 import GantryPlacement
 

@@ -1,7 +1,5 @@
-public import GantryModel
-public import GantryPlacement
-
-/// The coordinator's tunables, from `gantryd.toml`.
+/// The coordinator core's tunables, parsed from `gantryd.toml` (see `CoordinatorConfig`);
+/// the defaults here are the documented ones. A reload swaps the whole value.
 public struct CoordinatorSettings: Hashable, Sendable {
     public var heartbeatIntervalMs: Int64 = 1000
     /// A node that sends no heartbeat for this long is `lost`.
@@ -14,7 +12,7 @@ public struct CoordinatorSettings: Hashable, Sendable {
     public var maxOutputBytes: Int = 1_048_576
     public var maxPromptBytes: Int = 1_048_576
     public var defaultMaxTokens: Int = 256
-    public var maxMaxTokens: Int = 131_072
+    public var maxTokensLimit: Int = 131_072
     public var maxJobsPerSubmit: Int = 10_000
     /// Finished jobs kept in memory for `jobs ls/get` (the store keeps all of them).
     public var finishedJobsInMemory: Int = 100_000
@@ -22,9 +20,6 @@ public struct CoordinatorSettings: Hashable, Sendable {
     /// Feasible nodes a placement decision scores before it picks (0: every node).
     public var maxCandidates: Int = 4
     public var software: String = "gantryd"
-    /// With a store: emit `.persist` for every durable change and hold acknowledgements
-    /// until they are durable (`.durable`).
-    public var persistent = false
     /// Cost profiles that replace what agents report, by node id or by label.
     public var costOverrides: [CostOverride] = []
     /// How often a node's idle cost is written to the store.

@@ -1,20 +1,5 @@
 public import GantryModel
 
-/// What the agent core asks its shell to do, in order.
-public enum AgentDirective: Hashable, Sendable {
-    /// Send to the coordinator (dropped while disconnected; the core re-sends what matters
-    /// on reconnect).
-    case send(AgentMessage)
-    /// Run an attempt on its engine.
-    case start(Assignment)
-    /// Stop a running attempt; the engine then finishes it as cancelled.
-    case stop(AttemptRef, reason: String)
-    /// Write a result to the spool (fsync) — always before the `.send` that follows it.
-    case spool(AttemptResult)
-    /// The coordinator has the result durably: drop it from the spool.
-    case unspool(AttemptRef)
-}
-
 /// The agent's brain: which attempts run where, what the coordinator has acknowledged,
 /// and what to tell it on every (re)connect. Pure: the shell supplies time and host
 /// readings and carries out the directives.
@@ -85,7 +70,7 @@ public struct AgentCore: Sendable {
             nodeID: nodeID, labels: labels, inventory: inventory, engines: engineStatuses, cost: cost,
             running: running.keys.sorted(by: refOrder), spooled: spooled.keys.sorted(by: refOrder), software: software)
         var out: [AgentDirective] = [.send(.register(registration))]
-        for ref in spooled.keys.sorted(by: refOrder) { out.append(.send(.result(spooled[ref]!))) }
+        for ref in spooled.keys.sorted(by: refOrder) { out.append(.durable(.send(.result(spooled[ref]!)))) }
         return out
     }
 
@@ -129,7 +114,7 @@ public struct AgentCore: Sendable {
 
     mutating func assign(_ a: Assignment) -> [AgentDirective] {
         if running[a.ref] != nil { return [.send(.accept(a.ref))] }
-        if let r = spooled[a.ref] { return [.send(.result(r))] }
+        if let r = spooled[a.ref] { return [.durable(.send(.result(r)))] }
         if shuttingDown { return [.send(.reject(a.ref, reason: "the agent on \(nodeID) is shutting down"))] }
         guard let i = engines.firstIndex(where: { $0.spec.name == a.engine }) else {
             return [.send(.reject(a.ref, reason: "no engine named '\(a.engine)' on node \(nodeID)"))]
@@ -164,7 +149,7 @@ public struct AgentCore: Sendable {
         return [.send(.progress(p))]
     }
 
-    /// An attempt ended: spool the result, then send it.
+    /// An attempt ended: spool the result, and send it once that is durable.
     public mutating func finished(_ result: AttemptResult) -> [AgentDirective] {
         guard let r = running.removeValue(forKey: result.ref) else { return [] }
         if let i = engines.firstIndex(where: { $0.spec.name == r.assignment.engine }) { engines[i].running -= 1 }
@@ -172,7 +157,7 @@ public struct AgentCore: Sendable {
         if r.cancelRequested && result.outcome == .failed { result.outcome = .cancelled }
         spooled[result.ref] = result
         var out: [AgentDirective] = [.spool(result)]
-        if connected { out.append(.send(.result(result))) }
+        if connected { out.append(.durable(.send(.result(result)))) }
         return out
     }
 
@@ -188,32 +173,4 @@ public struct AgentCore: Sendable {
 
 private func refOrder(_ a: AttemptRef, _ b: AttemptRef) -> Bool {
     a.job != b.job ? a.job < b.job : a.attempt < b.attempt
-}
-
-/// Reconnect delays: exponential from `baseMs` to `maxMs`, with jitter in [½, 1] of the
-/// step so a restarted coordinator is not hit by every agent at once.
-public struct Backoff: Sendable {
-    public let baseMs: Int64
-    public let maxMs: Int64
-    public private(set) var attempt = 0
-
-    public init(baseMs: Int64 = 200, maxMs: Int64 = 30_000) {
-        self.baseMs = baseMs
-        self.maxMs = maxMs
-    }
-
-    /// The next delay; `unit` is a random number in [0, 1).
-    public mutating func next(unit: Double) -> Int64 {
-        let step = min(Double(maxMs), Double(baseMs) * pow2(attempt))
-        attempt = min(attempt + 1, 62)
-        return Int64(step * (0.5 + 0.5 * min(max(unit, 0), 1)))
-    }
-
-    public mutating func reset() { attempt = 0 }
-
-    private func pow2(_ n: Int) -> Double {
-        var v = 1.0
-        for _ in 0..<min(n, 40) { v *= 2 }
-        return v
-    }
 }

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import gantryctl
+import GantryControl
 
 @Suite("gantryctl number formatting")
 struct ReportFormatTests {

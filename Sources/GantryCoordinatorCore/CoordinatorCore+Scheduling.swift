@@ -11,6 +11,7 @@ extension CoordinatorCore {
         guard !queue.isEmpty else { return [] }
         var out: [CoordinatorDirective] = []
         var skipping = Set(blockedShapes.compactMap { $0.value == capacityEpoch ? $0.key : nil })
+        var placed = false
         while let (id, shape) = queue.peek(skipping: skipping) {
             guard var record = jobs[id] else {
                 queue.remove(id)
@@ -40,8 +41,11 @@ extension CoordinatorCore {
             // The assignment (its attempt number is the fencing epoch) is durable before it is sent.
             out.append(durable(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))))
             out.append(.notice(.jobPlaced(ref, node: nodeID, engine: engine)))
+            placed = true
             out += notifyWatchers(id)
         }
+        // An assignment not accepted in time is taken back by `tick`.
+        if placed { out.append(.wakeUp(at: now + settings.assignTimeoutMs + 1)) }
         return out
     }
 

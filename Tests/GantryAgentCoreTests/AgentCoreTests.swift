@@ -1,4 +1,4 @@
-import GantryCore
+import GantryAgentCore
 import GantryModel
 import Testing
 
@@ -46,14 +46,24 @@ struct AgentCoreTests {
         _ = c.connected(heartbeatIntervalMs: 1000, now: now)
         _ = c.received(.assign(assignment(ref)), now: now)
         let result = AttemptResult(ref: ref, outcome: .succeeded, startedAt: now, finishedAt: now)
-        #expect(c.finished(result) == [.spool(result), .send(.result(result))])
+        #expect(c.finished(result) == [.spool(result), .durable(.send(.result(result)))])
         c.disconnected()
         let again = c.connected(heartbeatIntervalMs: 1000, now: now)
         guard case .send(.register(let reg))? = again.first else { Issue.record("no register"); return }
         #expect(reg.spooled == [ref])
-        #expect(again.last == .send(.result(result)))
+        #expect(again.last == .durable(.send(.result(result))))
         #expect(c.received(.ack(ref), now: now) == [.unspool(ref)])
         #expect(c.received(.ack(ref), now: now).isEmpty)
+    }
+
+    @Test("a result the coordinator asks for again (a repeated assignment) is re-sent only once durable")
+    func repeatedAssignment() {
+        var c = core()
+        _ = c.connected(heartbeatIntervalMs: 1000, now: now)
+        _ = c.received(.assign(assignment(ref)), now: now)
+        let result = AttemptResult(ref: ref, outcome: .succeeded, startedAt: now, finishedAt: now)
+        _ = c.finished(result)
+        #expect(c.received(.assign(assignment(ref)), now: now) == [.durable(.send(.result(result)))])
     }
 
     @Test("a cancel stops the attempt and its result is reported as cancelled")

@@ -1,4 +1,5 @@
 public import GantryModel
+public import GantryPersistence
 
 extension CoordinatorCore {
     /// A control request. Permission was established by the handshake; the core checks
@@ -6,6 +7,9 @@ extension CoordinatorCore {
     public mutating func admin(
         _ request: AdminRequest, requestID: UInt64, session: SessionID, permission: Permission, now: Timestamp
     ) -> [CoordinatorDirective] {
+        guard requestID != 0 else {
+            return [.error(session, GantryError(.badRequest, "AdminRequest needs a non-zero request_id"), fatal: false)]
+        }
         guard permission >= request.requiredPermission else {
             let e = GantryError(.permissionDenied, "this token is \(permission.rawValue); \(request.verb) needs an admin token")
             return [.reply(session, requestID: requestID, .failure(e))]
@@ -16,6 +20,27 @@ extension CoordinatorCore {
         let mutating = request.requiredPermission == .admin
         let reply = CoordinatorDirective.reply(session, requestID: requestID, result)
         return withPersistence([mutating ? durable(reply) : reply] + extra)
+    }
+
+    /// The store answered a query: reply, with what memory knows better overlaid (a job's
+    /// state in memory is never older than the store's).
+    public mutating func queryAnswered(
+        session: SessionID, requestID: UInt64, query: StoreQuery, answer: Result<StoreAnswer, GantryError>
+    ) -> [CoordinatorDirective] {
+        let result: Result<AdminResponse, GantryError>
+        switch (query, answer) {
+        case (_, .failure(let e)):
+            result = .failure(e)
+        case (.job(let id), .success(.job(let job))):
+            result = (jobs[id]?.job ?? job).map { .success(.job($0)) } ?? .failure(unknownJob(id))
+        case (.jobs, .success(.jobs(let stored))):
+            result = .success(.jobs(stored.map { jobs[$0.id]?.job ?? $0 }))
+        case (.report, .success(.report(let report))):
+            result = .success(.report(report))
+        default:
+            result = .failure(GantryError(.internal, "the store answered \(query) with something else"))
+        }
+        return [.reply(session, requestID: requestID, result)]
     }
 
     private mutating func handle(
@@ -35,9 +60,11 @@ extension CoordinatorCore {
             let (r, d) = submit(specs, now: now, watcher: watch ? Watcher(session: session, requestID: requestID) : nil)
             return (r, d)
         case .listJobs(let filter):
-            return (.success(.jobs(listJobs(filter))), [])
+            // From the store, once everything decided so far is in it.
+            return (nil, [durable(.query(session, requestID: requestID, .jobs(filter)))])
         case .getJob(let id):
-            return (jobs[id].map { .success(.job($0.job)) } ?? .failure(unknownJob(id)), [])
+            if let record = jobs[id] { return (.success(.job(record.job)), []) }
+            return (nil, [.query(session, requestID: requestID, .job(id))])
         case .cancelJob(let id):
             let (r, d) = cancel(id, now: now)
             return (r, d)
@@ -48,8 +75,16 @@ extension CoordinatorCore {
             return (nil, [first])
         case .explainJob(let id):
             return (explain(id, now: now), [])
-        case .report:
-            return (.failure(GantryError(.unavailable, "reports need the accounting store, which this coordinator does not have")), [])
+        case .report(let q):
+            // Every node's idle cost up to now goes to the store first, so the report is
+            // complete to this moment.
+            let from = q.from ?? Timestamp(unixMillis: 0)
+            let to = q.to ?? now + 1
+            guard from < to else {
+                return (.failure(GantryError(.badRequest, "the report window is empty: --from must be before --to")), [])
+            }
+            flushIdle(now: now, olderThanMs: 0)
+            return (nil, [durable(.query(session, requestID: requestID, .report(by: q.by, from: from, to: to)))])
         }
     }
 
@@ -115,8 +150,8 @@ extension CoordinatorCore {
             return .failure(GantryError(.limitExceeded, "prompt is \(s.prompt.utf8.count) bytes; the limit is \(settings.maxPromptBytes) (jobs.max_prompt_bytes)"))
         }
         if s.maxTokens == 0 { s.maxTokens = settings.defaultMaxTokens }
-        guard s.maxTokens > 0, s.maxTokens <= settings.maxMaxTokens else {
-            return .failure(GantryError(.limitExceeded, "max_tokens is \(s.maxTokens); it must be 1...\(settings.maxMaxTokens) (jobs.max_tokens_limit)"))
+        guard s.maxTokens > 0, s.maxTokens <= settings.maxTokensLimit else {
+            return .failure(GantryError(.limitExceeded, "max_tokens is \(s.maxTokens); it must be 1...\(settings.maxTokensLimit) (jobs.max_tokens_limit)"))
         }
         if s.tenant.isEmpty { s.tenant = JobSpec.defaultTenant }
         guard s.tenant.utf8.count <= 128 else { return .failure(GantryError(.badRequest, "tenant is longer than 128 bytes")) }
@@ -127,20 +162,6 @@ extension CoordinatorCore {
             return .failure(GantryError(.badRequest, "temperature \(t) is out of range 0...10"))
         }
         return .success(s)
-    }
-
-    func listJobs(_ filter: JobFilter) -> [Job] {
-        let limit = filter.limit > 0 ? filter.limit : 100
-        var out: [Job] = []
-        for id in jobs.keys.sorted(by: >) {
-            let job = jobs[id]!.job
-            if let s = filter.state, job.state != s { continue }
-            if let t = filter.tenant, job.spec.tenant != t { continue }
-            if let n = filter.node, job.node != n { continue }
-            out.append(job)
-            if out.count >= limit { break }
-        }
-        return out
     }
 
     /// Cancels a queued job at once; a running one is cancelled for the user at once,

@@ -9,12 +9,19 @@ extension CoordinatorCore {
     /// running are adopted if still current, and cancelled otherwise; attempts the
     /// coordinator had on the node that the agent neither runs nor holds a result for
     /// were lost with the agent's previous life, and are retried.
+    ///
+    /// `handshakeNodeID` is the node id the session authenticated as; a Register naming
+    /// another is refused, and the session closed.
     public mutating func agentRegistered(
-        session: SessionID, address: String, registration reg: Registration, now: Timestamp
+        session: SessionID, address: String, handshakeNodeID: NodeID?, registration reg: Registration, now: Timestamp
     ) -> [CoordinatorDirective] {
         var out: [CoordinatorDirective] = []
         let id = reg.nodeID
         var replaced = false
+        guard handshakeNodeID == id else {
+            let e = GantryError(.badHello, "Register names node \(id) but the handshake named \(handshakeNodeID?.rawValue ?? "none")")
+            return [.error(session, e, fatal: true)]
+        }
         if let previous = sessionNodes[session], previous != id {
             return [.error(session, GantryError(.unexpectedMessage, "this session is already registered as node \(previous)"), fatal: true)]
         }
@@ -64,6 +71,7 @@ extension CoordinatorCore {
             out += endAttempt(ref, as: .lost, reason: "the agent on \(id) restarted without it", now: now)
         }
         out.append(.send(session, .registered(Registered(nodeID: id, state: nodes[id]!.state, cancel: cancel))))
+        out.append(.wakeUp(at: now + settings.ttlMs + 1))
         markDirty(node: id)
         capacityEpoch &+= 1
         out += schedule(now: now)
@@ -121,7 +129,25 @@ extension CoordinatorCore {
         out += expireAssignments(now: now)
         out += schedule(now: now)
         flushIdle(now: now, olderThanMs: settings.idleFlushMs)
+        if let next = nextDeadline() { out.append(.wakeUp(at: next)) }
         return withPersistence(out)
+    }
+
+    /// The earliest time `tick` has something to do: a node's heartbeat ttl running out,
+    /// an assignment's accept timeout, a node's idle cost to flush.
+    func nextDeadline() -> Timestamp? {
+        var next: Timestamp?
+        func consider(_ t: Timestamp) { next = next.map { min($0, t) } ?? t }
+        for node in nodes.values {
+            consider(node.lastIdleFlush + settings.idleFlushMs)
+            guard !node.lost else { continue }
+            consider(node.lastHeartbeat + settings.ttlMs + 1)
+            for ref in node.active.keys {
+                guard let attempt = jobs[ref.job]?.job.attempts.last, attempt.number == ref.attempt, attempt.state == .assigned else { continue }
+                consider(attempt.assignedAt + settings.assignTimeoutMs + 1)
+            }
+        }
+        return next
     }
 
     /// Writes idle cost accrued on each node (those last flushed `olderThanMs` ago).
@@ -131,7 +157,7 @@ extension CoordinatorCore {
             nodes[id]!.lastIdleFlush = now
             if let idle = nodes[id]!.meter.takeIdle(now: now) {
                 pendingNotices.append(.idleAccrued(idle))
-                if settings.persistent { pendingIdle.append(idle) }
+                pendingIdle.append(idle)
             }
         }
     }

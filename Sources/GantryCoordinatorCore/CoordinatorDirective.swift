@@ -1,5 +1,6 @@
 public import GantryModel
 public import GantryAccounting
+public import GantryPersistence
 
 /// What the coordinator core asks its shell to do. The shell carries directives out in
 /// order and never decides anything itself.
@@ -16,8 +17,14 @@ public indirect enum CoordinatorDirective: Hashable, Sendable {
     case close(SessionID, reason: String)
     /// Something an operator wants in the log and metrics.
     case notice(Notice)
+    /// Call `tick` at this time (or earlier): the core's periodic work is due then. The
+    /// shell keeps the earliest time asked for.
+    case wakeUp(at: Timestamp)
     /// Make this durable (group commit).
     case persist(StoreChange)
+    /// Read from the store, off the coordinator's loop; the answer comes back to the core
+    /// as `queryAnswered`, which replies.
+    case query(SessionID, requestID: UInt64, StoreQuery)
     /// Carry out the inner directive only once every change persisted before it is
     /// durable: submit acknowledgements, assignments and result acks. The shell keeps
     /// outbound messages in order behind it.

@@ -8,27 +8,34 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    public init(parsing text: String) throws(ConfigError) {
+    public init(parsing text: String) throws(AddressError) {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw ConfigError("'\(text)' is not HOST:PORT (missing ']')") }
+            guard let close = text.firstIndex(of: "]") else { throw AddressError("'\(text)' is not HOST:PORT (missing ']')") }
             host = text[text.index(after: text.startIndex)..<close]
             let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { throw ConfigError("'\(text)' is not HOST:PORT (no port)") }
+            guard rest.hasPrefix(":") else { throw AddressError("'\(text)' is not HOST:PORT (no port)") }
             portText = rest.dropFirst()
         } else {
-            guard let colon = text.lastIndex(of: ":") else { throw ConfigError("'\(text)' is not HOST:PORT (no port)") }
+            guard let colon = text.lastIndex(of: ":") else { throw AddressError("'\(text)' is not HOST:PORT (no port)") }
             host = text[..<colon]
             portText = text[text.index(after: colon)...]
         }
-        guard !host.isEmpty else { throw ConfigError("'\(text)' is not HOST:PORT (empty host)") }
+        guard !host.isEmpty else { throw AddressError("'\(text)' is not HOST:PORT (empty host)") }
         guard let port = Int(portText), (0...65535).contains(port) else {
-            throw ConfigError("'\(text)' is not HOST:PORT (port must be 0-65535)")
+            throw AddressError("'\(text)' is not HOST:PORT (port must be 0-65535)")
         }
         self.host = String(host)
         self.port = port
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Why a `host:port` text is not an address.
+public struct AddressError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

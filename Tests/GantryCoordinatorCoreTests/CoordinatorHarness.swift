@@ -1,5 +1,6 @@
-import GantryCore
+import GantryCoordinatorCore
 import GantryModel
+import GantryPersistence
 
 /// Drives a `CoordinatorCore` with a manual clock and records what it asks for.
 struct Harness {
@@ -25,7 +26,8 @@ struct Harness {
         let reg = Registration(
             nodeID: NodeID(id)!, labels: labels,
             engines: [EngineStatus(name: "e", kind: .sim, models: models, slots: slots)], running: running, spooled: spooled)
-        return core.agentRegistered(session: SessionID(session), address: "127.0.0.1:\(session)", registration: reg, now: now)
+        return core.agentRegistered(
+            session: SessionID(session), address: "127.0.0.1:\(session)", handshakeNodeID: NodeID(id), registration: reg, now: now)
     }
 
     mutating func heartbeat(session: UInt64, slots: Int = 2, healthy: Bool = true) -> [CoordinatorDirective] {
@@ -35,8 +37,18 @@ struct Harness {
     mutating func request(_ r: AdminRequest, permission: Permission = .admin) -> (Result<AdminResponse, GantryError>?, [CoordinatorDirective]) {
         let id = nextRequest
         nextRequest += 1
-        let out = core.admin(r, requestID: id, session: admin, permission: permission, now: now)
-        for d in out {
+        var out = core.admin(r, requestID: id, session: admin, permission: permission, now: now)
+        // The shell's part for reads from the store: this harness's store is empty.
+        for case .query(let session, let rid, let query) in out.unwrapped where rid == id {
+            let empty: StoreAnswer
+            switch query {
+            case .job: empty = .job(nil)
+            case .jobs: empty = .jobs([])
+            case .report(let by, let from, let to): empty = .report(Report(by: by, from: from, to: to, rows: [], total: ReportRow(key: "total")))
+            }
+            out += core.queryAnswered(session: session, requestID: rid, query: query, answer: .success(empty))
+        }
+        for d in out.unwrapped {
             if case .reply(_, let rid, let result) = d, rid == id { return (result, out) }
         }
         return (nil, out)
@@ -63,37 +75,54 @@ struct Harness {
 }
 
 extension [CoordinatorDirective] {
+    /// The directives with `.durable` wrappers taken off (what the shell eventually does).
+    var unwrapped: [CoordinatorDirective] {
+        map {
+            var d = $0
+            while case .durable(let inner) = d { d = inner }
+            return d
+        }
+    }
+
+    /// The changes handed to the store.
+    var persisted: [StoreChange] {
+        compactMap {
+            if case .persist(let c) = $0 { return c }
+            return nil
+        }
+    }
+
     /// Assignments sent, by session.
     var assignments: [(session: SessionID, assignment: Assignment)] {
-        compactMap {
+        unwrapped.compactMap {
             if case .send(let s, .assign(let a)) = $0 { return (s, a) }
             return nil
         }
     }
 
     var closedSessions: [SessionID] {
-        compactMap {
+        unwrapped.compactMap {
             if case .close(let s, _) = $0 { return s }
             return nil
         }
     }
 
     var acks: [AttemptRef] {
-        compactMap {
+        unwrapped.compactMap {
             if case .send(_, .ack(let r)) = $0 { return r }
             return nil
         }
     }
 
     var cancels: [AttemptRef] {
-        compactMap {
+        unwrapped.compactMap {
             if case .send(_, .cancel(let r, _)) = $0 { return r }
             return nil
         }
     }
 
     var errors: [GantryError] {
-        compactMap {
+        unwrapped.compactMap {
             if case .error(_, let e, _) = $0 { return e }
             return nil
         }

@@ -54,8 +54,6 @@ public struct CoordinatorCore: Sendable {
 
     /// Applies new settings (SIGHUP). Queued and running work is untouched.
     public mutating func reconfigure(_ settings: CoordinatorSettings, now: Timestamp) {
-        var settings = settings
-        settings.persistent = self.settings.persistent
         self.settings = settings
         self.pipeline = .standard(weights: settings.weights)
         // Cost overrides may have changed: re-rate every node from now on.

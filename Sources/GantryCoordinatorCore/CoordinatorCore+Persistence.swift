@@ -1,26 +1,24 @@
 public import GantryModel
+import GantryPersistence
 
 extension CoordinatorCore {
     /// Records that a job changed in a way that must survive a restart.
     mutating func markDirty(_ id: JobID) {
-        guard settings.persistent else { return }
         dirtyJobs.insert(id)
     }
 
     mutating func markDirty(node id: NodeID) {
-        guard settings.persistent else { return }
         dirtyNodes.insert(id)
     }
 
     mutating func appendLedger(_ entry: LedgerEntry) {
         pendingNotices.append(.billed(entry))
-        guard settings.persistent else { return }
         pendingLedger.append(entry)
     }
 
-    /// Wraps a directive that must wait for durability (when there is a store).
+    /// Wraps a directive that must wait until everything persisted before it is durable.
     func durable(_ d: CoordinatorDirective) -> CoordinatorDirective {
-        settings.persistent ? .durable(d) : d
+        .durable(d)
     }
 
     /// Ends a public event: appends the changes it made, as `.persist` directives.
@@ -30,10 +28,7 @@ extension CoordinatorCore {
             all += pendingNotices.map { .notice($0) }
             pendingNotices.removeAll(keepingCapacity: true)
         }
-        guard settings.persistent, !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty && pendingIdle.isEmpty) else {
-            pendingIdle.removeAll(keepingCapacity: true)
-            return all
-        }
+        guard !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty && pendingIdle.isEmpty) else { return all }
         all.reserveCapacity(out.count + dirtyJobs.count + dirtyNodes.count + pendingLedger.count)
         for id in dirtyNodes.sorted() {
             if let node = nodes[id] { all.append(.persist(.node(node.persisted))) }

@@ -1,0 +1,34 @@
+public import GantryModel
+
+/// A read the core asks the shell to make from the store, off the coordinator's loop:
+/// jobs no longer kept in memory, listings, and reports.
+public enum StoreQuery: Hashable, Sendable {
+    case job(JobID)
+    /// Newest first.
+    case jobs(JobFilter)
+    /// Receipts and idle cost over [from, to), grouped.
+    case report(by: ReportQuery.GroupBy, from: Timestamp, to: Timestamp)
+}
+
+/// What a store query found.
+public enum StoreAnswer: Hashable, Sendable {
+    case job(Job?)
+    case jobs([Job])
+    case report(Report)
+}
+
+/// The coordinator's durable state, as the shells use it. SQLite implements it; every
+/// backend must make a batch durable as one transaction before `apply` returns.
+public protocol CoordinatorStore: Sendable {
+    /// Where the state lives, for logs and errors.
+    var location: String { get }
+    /// Makes a batch of changes durable, as one transaction (group commit).
+    func apply(_ changes: [StoreChange]) async throws
+    /// What a restarted coordinator needs: every unfinished job, the most recent
+    /// `finishedLimit` finished ones, and every node.
+    func loadForRestore(finishedLimit: Int) async throws -> (jobs: [Job], nodes: [PersistedNode])
+    /// Answers a read.
+    func answer(_ query: StoreQuery) async throws -> StoreAnswer
+    /// Drops prompts and outputs of jobs finished before `cutoff`; returns how many.
+    func pruneOutputs(finishedBefore cutoff: Timestamp) async throws -> Int
+}

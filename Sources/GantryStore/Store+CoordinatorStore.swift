@@ -1,0 +1,23 @@
+public import GantryModel
+public import GantryPersistence
+import GRDB
+
+/// The SQLite backend of the store interface. Reads go through the pool's readers on
+/// GRDB's own queues, never the caller's thread, and never block the writer (WAL).
+extension Store: CoordinatorStore {
+    public var location: String { path }
+
+    public func answer(_ query: StoreQuery) async throws -> StoreAnswer {
+        switch query {
+        case .job(let id):
+            return .job(try await pool.read { db in
+                try Self.fetchJobs(db, where: "WHERE id = ?", arguments: [Int64(bitPattern: id.rawValue)]).first
+            })
+        case .jobs(let filter):
+            let (rest, arguments) = Self.jobsQuery(filter)
+            return .jobs(try await pool.read { db in try Self.fetchJobs(db, where: rest, arguments: arguments) })
+        case .report(let by, let from, let to):
+            return .report(try await pool.read { db in try Self.report(db, by: by, from: from, to: to) })
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import GantryCoordinatorCore
+import GantryModel
+import GantryPersistence
+import Testing
+
+/// The core always says what must be durable and which messages wait for it: the shell
+/// hands an event's `.persist` changes to the store as one submission and holds every
+/// `.durable` message (and everything after it) until that submission is committed.
+@Suite("Durability: what the core persists, and which messages wait for it")
+struct DurabilityTests {
+    @Test("a submit is acknowledged only once its jobs are persisted, in the same event")
+    func submitAck() {
+        var h = Harness()
+        let (result, out) = h.request(.submit([JobSpec(model: "m", prompt: "p", maxTokens: 4)]))
+        guard case .success(.submitted(let ids))? = result else { Issue.record("\(out)"); return }
+        #expect(out.contains { if case .durable(.reply(_, _, .success(.submitted))) = $0 { true } else { false } })
+        #expect(!out.contains { if case .reply = $0 { true } else { false } }, "the reply must not go out before the commit")
+        #expect(out.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .queued } else { false } })
+    }
+
+    @Test("an assignment is sent only once its attempt (the fencing epoch) is persisted")
+    func assignmentWaits() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let sends = out.filter { if case .send(_, .assign) = $0 { true } else { false } }
+        #expect(sends.isEmpty, "an assignment went out unwrapped: \(out)")
+        let wrapped = out.filter { if case .durable(.send(_, .assign)) = $0 { true } else { false } }
+        #expect(wrapped.count == 1)
+        let persistedJob = out.persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }.first { $0.id == ids[0] }
+        #expect(persistedJob?.state == .assigned)
+        #expect(persistedJob?.attempts.last?.number == 1)
+        #expect(persistedJob?.attempts.last?.node == NodeID("gpu-1"))
+    }
+
+    @Test("a result is acknowledged only once the job's end and its ledger row are persisted")
+    func resultAck() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let ref = out.assignments[0].assignment.ref
+        _ = h.agent(.accept(ref), session: 1)
+        let done = h.result(ref, session: 1)
+        #expect(done.contains(.durable(.send(SessionID(1), .ack(ref)))))
+        #expect(!done.contains(.send(SessionID(1), .ack(ref))))
+        #expect(done.persisted.contains { if case .ledger(let e) = $0 { e.job == ids[0] && e.attempt == 1 } else { false } })
+        #expect(done.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .succeeded } else { false } })
+    }
+
+    @Test("a replayed result is acknowledged again, behind whatever is still being written")
+    func replayAck() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (_, out) = h.submit()
+        let ref = out.assignments[0].assignment.ref
+        _ = h.result(ref, session: 1)
+        let again = h.result(ref, session: 1)
+        #expect(again == [.durable(.send(SessionID(1), .ack(ref)))])
+        #expect(again.persisted.isEmpty)
+    }
+
+    @Test("reads change nothing: no persist, no durable wait")
+    func readsPersistNothing() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (_, out) = h.request(.status, permission: .readOnly)
+        #expect(out.persisted.isEmpty)
+        #expect(!out.contains { if case .durable = $0 { true } else { false } })
+    }
+
+    @Test("a node's registration and a cordon are persisted")
+    func nodesPersisted() {
+        var h = Harness()
+        let reg = h.register("gpu-1", session: 1)
+        #expect(reg.persisted.contains { if case .node(let n) = $0 { n.id == NodeID("gpu-1") } else { false } })
+        let (_, out) = h.request(.setNode(NodeID("gpu-1")!, .cordon))
+        #expect(out.persisted.contains { if case .node(let n) = $0 { n.cordoned } else { false } })
+    }
+}
