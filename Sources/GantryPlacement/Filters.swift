@@ -1,7 +1,8 @@
 import GantryModel
 
-/// A feasibility check. `reject` returns nil when the node passes, or the reason it does
-/// not; `admits` is the same answer without building the reason (the hot path).
+/// A feasibility rule. Each filter states its rule once, in `verdict`: it admits the node
+/// or rejects it, and spells out why only when `explaining` (the hot path builds no
+/// strings, and cannot disagree with the explanation).
 ///
 /// A filter that only looks at the node's engines sets `passedByAnyCandidate`: it must
 /// admit every node with an engine that serves the model, is healthy and has a free slot.
@@ -9,24 +10,42 @@ import GantryModel
 /// only to name the filter that rejected a node that yields none.
 public protocol PlacementFilter: Sendable {
     var name: String { get }
-    func reject(_ node: PlacementNode, for request: PlacementRequest) -> String?
-    func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool
+    func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict
     var passedByAnyCandidate: Bool { get }
 }
 
+public enum FilterVerdict: Hashable, Sendable {
+    case admit
+    /// The reason is nil unless the caller was explaining.
+    case reject(String?)
+
+    public var admits: Bool { self == .admit }
+}
+
 extension PlacementFilter {
-    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool { reject(node, for: request) == nil }
     public var passedByAnyCandidate: Bool { false }
+
+    /// The verdict without a reason.
+    @inlinable
+    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
+        verdict(node, for: request, explaining: false).admits
+    }
+
+    /// Why the node is rejected, or nil when it is admitted.
+    public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
+        guard case .reject(let reason) = verdict(node, for: request, explaining: true) else { return nil }
+        return reason ?? name
+    }
 }
 
 /// Only connected `ready` nodes take work: not cordoned, draining, drained or lost.
 public struct NodeStateFilter: PlacementFilter {
     public init() {}
     public var name: String { "node-state" }
-    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool { node.state == .ready && node.connected }
-    public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
-        if node.state != .ready { return "node is \(node.state.rawValue)" }
-        return node.connected ? nil : "node is disconnected (waiting for its agent to reconnect)"
+    public func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict {
+        if node.state != .ready { return .reject(explaining ? "node is \(node.state.rawValue)" : nil) }
+        if !node.connected { return .reject(explaining ? "node is disconnected (waiting for its agent to reconnect)" : nil) }
+        return .admit
     }
 }
 
@@ -34,16 +53,16 @@ public struct NodeStateFilter: PlacementFilter {
 public struct ConstraintFilter: PlacementFilter {
     public init() {}
     public var name: String { "constraints" }
-    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
-        request.constraints.allSatisfy { node.labels[$0.key] == $0.value }
-    }
-    public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
+    public func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict {
+        if request.constraints.allSatisfy({ node.labels[$0.key] == $0.value }) { return .admit }
+        guard explaining else { return .reject(nil) }
+        // The first unmet constraint, in key order, so the explanation is stable.
         for key in request.constraints.keys.sorted() {
             let want = request.constraints[key]!
-            guard let have = node.labels[key] else { return "label \(key) is missing; the job needs \(key)=\(want)" }
-            if have != want { return "label \(key)=\(have); the job needs \(key)=\(want)" }
+            guard let have = node.labels[key] else { return .reject("label \(key) is missing; the job needs \(key)=\(want)") }
+            if have != want { return .reject("label \(key)=\(have); the job needs \(key)=\(want)") }
         }
-        return nil
+        return .reject(nil)
     }
 }
 
@@ -52,15 +71,13 @@ public struct ModelFilter: PlacementFilter {
     public init() {}
     public var name: String { "model" }
     public var passedByAnyCandidate: Bool { true }
-    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
-        node.engines.contains { $0.serves(request.model) }
-    }
-    public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
-        if node.engines.contains(where: { $0.serves(request.model) }) { return nil }
+    public func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict {
+        if node.engines.contains(where: { $0.serves(request.model) }) { return .admit }
+        guard explaining else { return .reject(nil) }
         let served = Set(node.engines.flatMap(\.models)).sorted()
-        return served.isEmpty
+        return .reject(served.isEmpty
             ? "no engine serves model \(request.model) (the node has no engines)"
-            : "no engine serves model \(request.model) (serves: \(served.joined(separator: ", ")))"
+            : "no engine serves model \(request.model) (serves: \(served.joined(separator: ", ")))")
     }
 }
 
@@ -69,13 +86,10 @@ public struct EngineHealthFilter: PlacementFilter {
     public init() {}
     public var name: String { "engine-health" }
     public var passedByAnyCandidate: Bool { true }
-    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
-        node.engines.contains { $0.healthy && $0.serves(request.model) }
-    }
-    public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
-        let serving = node.engines.filter { $0.serves(request.model) }
-        if serving.contains(where: \.healthy) { return nil }
-        return "engine \(serving.map(\.name).joined(separator: ", ")) is unhealthy"
+    public func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict {
+        if node.engines.contains(where: { $0.healthy && $0.serves(request.model) }) { return .admit }
+        guard explaining else { return .reject(nil) }
+        return .reject("engine \(node.engines.filter { $0.serves(request.model) }.map(\.name).joined(separator: ", ")) is unhealthy")
     }
 }
 
@@ -85,12 +99,10 @@ public struct CapacityFilter: PlacementFilter {
     public init() {}
     public var name: String { "capacity" }
     public var passedByAnyCandidate: Bool { true }
-    public func admits(_ node: PlacementNode, for request: PlacementRequest) -> Bool {
-        node.engines.contains { $0.free > 0 && $0.serves(request.model) }
-    }
-    public func reject(_ node: PlacementNode, for request: PlacementRequest) -> String? {
+    public func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict {
+        if node.engines.contains(where: { $0.free > 0 && $0.serves(request.model) }) { return .admit }
+        guard explaining else { return .reject(nil) }
         let serving = node.engines.filter { $0.serves(request.model) && $0.healthy }
-        if serving.contains(where: { $0.free > 0 }) { return nil }
-        return "no free slot (" + serving.map { "\($0.name) \($0.used)/\($0.slots) used" }.joined(separator: ", ") + ")"
+        return .reject("no free slot (" + serving.map { "\($0.name) \($0.used)/\($0.slots) used" }.joined(separator: ", ") + ")")
     }
 }

@@ -48,6 +48,21 @@ struct PlacementTests {
         }
     }
 
+    @Test("every filter gives the same verdict explaining or not, and a reason only when explaining", arguments: filterCases)
+    func oneRule(_ c: FilterCase) {
+        // The hot path (no explanation) runs the same rule as the explanation.
+        let hot = pipeline.decide([c.node], for: c.request)
+        #expect((hot.node != nil) == (c.filter == nil))
+        if let filter = c.filter { #expect(hot.rejections == [filter: 1]) }
+        for f in pipeline.filters {
+            let quiet = f.verdict(c.node, for: c.request, explaining: false)
+            let told = f.verdict(c.node, for: c.request, explaining: true)
+            #expect(quiet.admits == told.admits, "\(f.name)")
+            if case .reject(let reason) = quiet { #expect(reason == nil, "\(f.name) built a reason on the hot path") }
+            if case .reject(let reason) = told { #expect(reason?.isEmpty == false, "\(f.name) gave no reason") }
+        }
+    }
+
     @Test("least-loaded picks the emptiest node; ties go to the lowest id")
     func leastLoaded() {
         let nodes = [

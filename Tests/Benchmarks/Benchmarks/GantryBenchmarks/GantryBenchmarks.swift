@@ -48,7 +48,7 @@ let benchmarks: @Sendable () -> Void = {
         var prebuilt = CoordinatorCore(now: Timestamp(unixMillis: 0))
         for n in nodes {
             _ = prebuilt.agentRegistered(
-                session: SessionID(UInt64(prebuilt.nodeCount + 1)), address: "",
+                session: SessionID(UInt64(prebuilt.nodeCount + 1)), address: "", handshakeNodeID: n.id,
                 registration: Registration(nodeID: n.id, labels: n.labels, engines: [EngineStatus(name: "sim", kind: .sim, models: ["m"], slots: 8)]),
                 now: Timestamp(unixMillis: 0))
         }

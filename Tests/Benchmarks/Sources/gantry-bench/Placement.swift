@@ -25,7 +25,7 @@ struct Placement: ParsableCommand {
         var core = CoordinatorCore(settings: settings, now: Timestamp(unixMillis: 0))
         for i in 0..<nodes {
             _ = core.agentRegistered(
-                session: SessionID(UInt64(i + 1)), address: "",
+                session: SessionID(UInt64(i + 1)), address: "", handshakeNodeID: NodeID("node-\(i)"),
                 registration: Registration(
                     nodeID: NodeID("node-\(i)")!, labels: ["pool": i % 2 == 0 ? "a" : "b"],
                     engines: [EngineStatus(name: "sim", kind: .sim, models: ["m"], slots: 8)]),
