@@ -1,5 +1,7 @@
 public import NIOCore
 public import NIOSSL
+import X509
+import SwiftASN1
 
 /// TLS for the protocol listener and its clients (swift-nio-ssl).
 public enum GantryTLS {
@@ -52,12 +54,18 @@ public enum GantryTLS {
         return try load("configuration", caFile ?? "(system roots)") { try NIOSSLContext(configuration: config) }
     }
 
-    /// The names a certificate is for: its subject common name and DNS alternative names.
+    /// The names a certificate is for: its subject common names and DNS alternative names
+    /// (parsed with swift-certificates; an unparsable certificate has none).
     public static func names(of certificate: NIOSSLCertificate) -> [String] {
-        var names = certificate.subjectName.filter { $0.type == .commonName }.map(\.value)
-        for san in certificate._subjectAlternativeNames() where san.nameType == .dnsName {
-            let name = String(decoding: san.contents.withUnsafeBufferPointer { Array($0) }, as: UTF8.self)
-            if !names.contains(name) { names.append(name) }
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else { return [] }
+        var names: [String] = []
+        for rdn in parsed.subject {
+            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                if let name = String(attribute.value), !names.contains(name) { names.append(name) }
+            }
+        }
+        for case .dnsName(let name) in (try? parsed.extensions.subjectAlternativeNames) ?? SubjectAlternativeNames() where !names.contains(name) {
+            names.append(name)
         }
         return names
     }
