@@ -88,7 +88,7 @@ private struct Parser {
     mutating func skipComment() throws(TOMLError) {
         guard peek == UInt8(ascii: "#") else { return }
         while let c = peek, c != 0x0A {
-            if c < 0x20 && c != 0x09 && !(c == 0x0D && peek(1) == 0x0A) { throw error("control character in a comment") }
+            if (c < 0x20 && c != 0x09 && !(c == 0x0D && peek(1) == 0x0A)) || c == 0x7F { throw error("control character in a comment") }
             i += 1
         }
     }
@@ -498,7 +498,7 @@ private struct Parser {
                 return s
             }
             if c == 0x0A || c == 0x0D { throw error("newline in a single-line string (use ''' for multi-line strings)") }
-            if c < 0x20 && c != 0x09 { throw error("control character in a string") }
+            if c < 0x20 && c != 0x09 || c == 0x7F { throw error("control character in a string") }
             i += 1
         }
     }
@@ -515,6 +515,10 @@ private struct Parser {
                 let s = String(decoding: b[start..<(i + extra)], as: UTF8.self)
                 i += 3 + extra
                 return s
+            }
+            // Tabs and newlines (LF or CRLF) only; a lone CR is a control character too.
+            if (c < 0x20 && c != 0x09 && c != 0x0A && !(c == 0x0D && peek(1) == 0x0A)) || c == 0x7F {
+                throw error("control character in a string")
             }
             advance()
         }
