@@ -1,5 +1,5 @@
 public import GantrySystemd
-public import Logging
+import Logging
 
 /// `--log-format`: text or JSON lines on stderr, or structured journald entries. Without the
 /// flag: the journal when stderr is connected to it (`JOURNAL_STREAM`), else text.

@@ -1,4 +1,4 @@
-public import GantryModel
+import GantryModel
 public import GantryWire
 public import NIOCore
 import NIOSSL

@@ -1,4 +1,4 @@
-public import GantryModel
+import GantryModel
 import NIOCore
 
 /// What the fuzzer (Tests/Fuzz) runs on every input, and what the regression tests replay:

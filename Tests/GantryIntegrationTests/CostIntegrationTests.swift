@@ -33,7 +33,6 @@ struct CostIntegrationTests {
                 let jobs = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["jobs"] as? [[String: Any]] ?? []
                 ids += jobs.compactMap { $0["id"] as? String }
             }
-            try await Task.sleep(for: .milliseconds(300))
 
             let byNode = Self.rows(try await cluster.ctlJSON(["report", "--by", "node"]))
             for (node, microPerMs) in [("cheap-1", 1), ("dear-1", 2)] {

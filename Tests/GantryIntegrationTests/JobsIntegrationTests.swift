@@ -64,10 +64,9 @@ struct JobsIntegrationTests {
             }
             let id = try await cluster.ctl(["submit", "--model", "tiny", "--prompt", "wait for me", "--max-tokens", "8"]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            try await Task.sleep(for: .milliseconds(500))
+            // Placement has looked at it (explain shows why the node was refused), and it waits.
+            try await eventually("explained") { try await cluster.ctl(["jobs", "explain", id]).stdout.contains("engine-health") }
             #expect(try await cluster.ctlJSON(["jobs", "get", id])["state"] as? String == "queued")
-            let explain = try await cluster.ctl(["jobs", "explain", id])
-            #expect(explain.stdout.contains("engine-health"))
             // Back on the same port: the probe sees it, and the job runs.
             let restarted = try Daemon(RealEngine.binary, [
                 "-m", RealEngine.model, "--host", "127.0.0.1", "--port", "\(port)", "-np", "4", "-c", "4096",

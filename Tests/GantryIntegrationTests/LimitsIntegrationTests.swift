@@ -45,9 +45,15 @@ struct LimitsIntegrationTests {
         guard case .error(let e, true)? = last.last else { Issue.record("\(last)"); return }
         #expect(e.code == .idleTimeout)
         #expect(Date().timeIntervalSince(started) >= 0.9)
-        // Agents heartbeat, so they are never idle.
+        // Agents heartbeat, so they are never idle: while two silent control connections are
+        // closed for idling, one after the other, the agent stays connected.
         try cluster.startAgent("busy-1")
-        try await Task.sleep(for: .milliseconds(2500))
+        try await eventually("ready") { try await cluster.nodeStates()["busy-1"] == "ready" }
+        for _ in 0..<2 {
+            let silent = try await RawPeer(port: cluster.port)
+            guard case .welcome? = try await silent.handshake(role: .admin, token: try token(cluster)) else { Issue.record("no welcome"); return }
+            guard case .error(let e, true)? = try await silent.receiveUntilClosed().last, e.code == .idleTimeout else { Issue.record("not idle-closed"); return }
+        }
         #expect(try await cluster.nodeStates()["busy-1"] == "ready")
         #expect(!cluster.agents["busy-1"]!.output.contains("reconnecting"))
         await cluster.stop()

@@ -79,7 +79,7 @@ struct StorageIntegrationTests {
             _ = try await cluster.ctl(["submit", "--model", "m", "--prompt", "fits"])
             // Fill the disk.
             let filler = disk.path + "/filler"
-            FileManager.default.createFile(atPath: filler, contents: nil)
+            _ = FileManager.default.createFile(atPath: filler, contents: nil)
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: filler))
             let block = Data(repeating: 0, count: 64 * 1024)
             while (try? handle.write(contentsOf: block)) != nil {}

@@ -17,7 +17,7 @@ struct StoreFaultTests {
     func notADirectory() throws {
         let dir = try StateDir()
         let file = dir.path + "/file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         do {
             _ = try Store.open(stateDir: file, minFreeBytes: 0)
             Issue.record("opened")

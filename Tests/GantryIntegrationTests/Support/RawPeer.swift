@@ -6,20 +6,34 @@ import NIOPosix
 /// A bare protocol peer for bad-input tests: sends whatever frames (or bytes) it is told
 /// and reads what comes back, with no handshake logic of its own.
 final class RawPeer: @unchecked Sendable {
-    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
-    private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let channel: any Channel
+    private var iterator: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator
 
     init(port: Int, framing: Bool = true) async throws {
+        let (frames, sink) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if framing { try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: 1 << 24))) }
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(Collector(sink: sink))
                 }
             }
-        iterator = channel.inbound.makeAsyncIterator()
-        outbound = channel.outbound
+            .connect(host: "127.0.0.1", port: port).get()
+        iterator = frames.makeAsyncIterator()
+    }
+
+    /// Hands every inbound frame (or chunk, without framing) to the test; the stream ends
+    /// when the server closes.
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let sink: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+        init(sink: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) { self.sink = sink }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { sink.yield(unwrapInboundIn(data)) }
+        func channelInactive(context: ChannelHandlerContext) { sink.finish() }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            sink.finish(throwing: error)
+            context.close(promise: nil)
+        }
     }
 
     /// Sends one framed envelope.
@@ -28,11 +42,11 @@ final class RawPeer: @unchecked Sendable {
         var frame = ByteBuffer()
         frame.writeInteger(UInt32(body.readableBytes), endianness: .big)
         frame.writeBuffer(&body)
-        try await outbound.write(frame)
+        try await channel.writeAndFlush(frame)
     }
 
     func sendRaw(_ bytes: [UInt8]) async throws {
-        try await outbound.write(ByteBuffer(bytes: bytes))
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
 
     /// The next message, or nil once the server closed the connection.
@@ -60,5 +74,5 @@ final class RawPeer: @unchecked Sendable {
         return try await receive()
     }
 
-    func close() async { try? await channel.channel.close() }
+    func close() async { try? await channel.close() }
 }
