@@ -265,7 +265,9 @@ let package = Package(
             dependencies: [
                 "GantryModel", "GantryWire", nio,
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            exclude: ["Golden"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
