@@ -89,10 +89,16 @@ public actor Agent {
         switch envelope.message {
         case .coordinator(let message):
             execute(core.received(message, now: WallClock.now()))
+        case .error(let error, let fatal) where !fatal && error.code == .staleAttempt:
+            // The job moved on (it was retried or cancelled): the coordinator acknowledges
+            // such a result all the same, and nothing is lost.
+            logger.info("the coordinator refused a stale message; it was dropped", metadata: ["error": "\(error.message)"])
         case .error(let error, let fatal):
             logger.log(level: fatal ? .error : .warning, "the coordinator reported an error", metadata: [
                 "error.code": "\(error.code.name)", "error": "\(error.message)",
             ])
+        case .unreadable(let error):
+            logger.warning("ignoring a message this agent cannot read", metadata: ["error.code": "\(error.code.name)", "error": "\(error.message)"])
         case .goodbye(let reason):
             logger.info("the coordinator said goodbye", metadata: ["reason": "\(reason)"])
         default:

@@ -116,17 +116,7 @@ public struct AgentService: Service {
                 defer { outbox.finish() }
                 while let item = try await iterator.next() {
                     guard case .frame(let frame) = item else { continue }
-                    let envelope: WireEnvelope
-                    do throws(GantryError) {
-                        envelope = try WireEnvelope(frame: frame)
-                    } catch {
-                        if error.code == .unexpectedMessage {
-                            agent.logger.warning("ignoring a message this agent does not understand", metadata: ["error": "\(error.message)"])
-                            continue
-                        }
-                        throw error
-                    }
-                    await agent.received(envelope)
+                    await agent.received(try WireEnvelope(frame: frame))
                 }
                 throw GantryError(.unavailable, "the coordinator closed the connection")
             }

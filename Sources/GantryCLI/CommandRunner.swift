@@ -23,10 +23,12 @@ public struct CommandFailure: Error, CustomStringConvertible {
 /// 0 OK (and `--help`/`--version`), 1 the operation failed, 2 a usage or config error.
 /// Errors go to stderr as one line: `<program>: error: <what and where>`.
 public enum CommandLineMain {
-    public static func run<Command: AsyncParsableCommand>(_: Command.Type, program: String, usageErrors: [any Error.Type] = []) async -> Never {
+    public static func run<Command: AsyncParsableCommand>(
+        _: Command.Type, program: String, arguments: [String]? = nil, usageErrors: [any Error.Type] = []
+    ) async -> Never {
         let error: any Error
         do {
-            var command = try Command.parseAsRoot()
+            var command = try Command.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

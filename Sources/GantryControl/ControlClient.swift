@@ -136,6 +136,9 @@ public final class ControlClient: Sendable {
     }
 
     private func dispatch(_ envelope: WireEnvelope) {
+        var envelope = envelope
+        // An answer this client cannot read fails its request, like an error would.
+        if case .unreadable(let e) = envelope.message { envelope.message = .error(e, fatal: false) }
         if envelope.requestID == 0 {
             if case .error(let e, true) = envelope.message { fail(e) }
             if case .goodbye(let reason) = envelope.message { fail(GantryError(.unavailable, "gantryd closed the connection: \(reason)")) }

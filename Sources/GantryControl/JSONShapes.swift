@@ -1,6 +1,6 @@
 public import GantryModel
 
-/// The JSON shapes of `--output json`, as INTERFACE.md documents them.
+/// The JSON shapes of `--output json`, as the README's CLI reference documents them.
 extension NodeInfo {
     public var json: JSONValue {
         .object([
@@ -61,13 +61,33 @@ extension Job {
             ("finished_at", .time(finishedAt)),
             ("error", .optional(error)),
             ("constraints", .object(spec.constraints.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+            ("receipt", receipt.map(\.json) ?? .null),
             ("attempt_history", .array(attempts.map { a in
                 .object([
                     ("attempt", .int(Int64(a.number))), ("node", .string(a.node.rawValue)), ("engine", .string(a.engine)),
                     ("state", .string(a.state.rawValue)), ("error", .optional(a.error)), ("assigned_at", .time(a.assignedAt)),
                     ("started_at", .time(a.startedAt)), ("finished_at", .time(a.finishedAt)),
+                    ("receipt", a.receipt.map(\.json) ?? .null),
                 ])
             })),
+        ])
+    }
+}
+
+extension Receipt {
+    /// What one attempt (or, summed, a job) cost: tokens, time, energy and dollars by component.
+    public var json: JSONValue {
+        .object([
+            ("prompt_tokens", .int(Int64(promptTokens))),
+            ("completion_tokens", .int(Int64(completionTokens))),
+            ("wall_ms", .int(wallMs)),
+            ("slot_ms", .int(slotMs)),
+            ("energy_joules", .double(Double(energyMillijoules) / 1000)),
+            ("energy_measured", .bool(energyMeasured)),
+            ("depreciation_usd", .dollars(depreciationMicroUSD)),
+            ("energy_usd", .dollars(energyMicroUSD)),
+            ("overhead_usd", .dollars(overheadMicroUSD)),
+            ("total_usd", .dollars(totalMicroUSD)),
         ])
     }
 }

@@ -62,8 +62,9 @@ public actor Coordinator {
     /// Loads the store's state. Call once, before serving.
     public func start(finishedInMemory: Int = 10_000) async throws {
         guard let store else { return }
-        let (jobs, nodes) = try await store.loadForRestore(finishedLimit: finishedInMemory)
-        core.restore(jobs: jobs, nodes: nodes, now: WallClock.now())
+        let restored = try await store.loadForRestore(finishedLimit: finishedInMemory)
+        let (jobs, nodes) = (restored.jobs, restored.nodes)
+        core.restore(jobs: jobs, nodes: nodes, finishedCounts: restored.counts, now: WallClock.now())
         let unfinished = jobs.filter { !$0.state.isTerminal }.count
         logger.notice("state loaded", metadata: [
             "store": "\(store.location)", "jobs.unfinished": "\(unfinished)", "nodes": "\(nodes.count)",
@@ -130,9 +131,10 @@ public actor Coordinator {
             session.outbox.close(with: nil)
         case (_, .error(let error, _)):
             logger.warning("peer reported an error", metadata: ["session": "\(id)", "peer.address": "\(session.address)", "error": "\(error)"])
+        case (_, .unreadable(let error)):
+            execute(core.unreadable(error, requestID: envelope.requestID, session: id))
         case (let role, let message):
-            let e = GantryError(.unexpectedMessage, "\(message.kind) is not something a\(role == .admin ? "n admin" : "n agent") peer may send")
-            execute([.error(id, e, fatal: false)])
+            execute(core.unexpected(message.kind, from: role.rawValue, requestID: envelope.requestID, session: id))
         }
     }
 

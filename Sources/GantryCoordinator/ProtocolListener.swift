@@ -113,15 +113,10 @@ public struct ProtocolListener: Service {
                                 do throws(GantryError) {
                                     envelope = try WireEnvelope(frame: frame)
                                 } catch {
-                                    // An envelope this version cannot read is refused but
-                                    // the connection stays up (forward compatibility); a
-                                    // frame that is not protobuf at all ends it.
-                                    let fatal = error.code != .unexpectedMessage
-                                    if fatal {
-                                        outbox.close(with: WireEnvelope(.error(error, fatal: true)))
-                                    } else {
-                                        outbox.send(WireEnvelope(.error(error, fatal: false)))
-                                    }
+                                    // Bytes that are not an Envelope: the stream cannot be
+                                    // trusted. (An Envelope this version cannot read decodes
+                                    // to `.unreadable` and is refused on its own.)
+                                    outbox.close(with: WireEnvelope(.error(error, fatal: true)))
                                     continue
                                 }
                                 if role == .admin, case .adminRequest = envelope.message, envelope.requestID != 0,

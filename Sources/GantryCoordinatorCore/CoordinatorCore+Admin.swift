@@ -33,8 +33,11 @@ extension CoordinatorCore {
             result = .failure(e)
         case (.job(let id), .success(.job(let job))):
             result = (jobs[id]?.job ?? job).map { .success(.job($0)) } ?? .failure(unknownJob(id))
-        case (.jobs, .success(.jobs(let stored))):
-            result = .success(.jobs(stored.map { jobs[$0.id]?.job ?? $0 }))
+        case (.jobs(let filter), .success(.jobs(let stored))):
+            // The store was asked for one more than the page holds, to tell whether more follow.
+            let page = stored.map { jobs[$0.id]?.job ?? $0 }
+            let n = Paging.fitting(page, limit: max(1, filter.limit - 1), size: \.wireSizeEstimate)
+            result = .success(.jobs(Array(page.prefix(n)), next: n < page.count ? page[n - 1].id : nil))
         case (.report, .success(.report(let report))):
             result = .success(.report(report))
         default:
@@ -49,8 +52,12 @@ extension CoordinatorCore {
         switch request {
         case .status:
             return (.success(.status(status(now: now))), [])
-        case .listNodes:
-            return (.success(.nodes(nodes.keys.sorted().compactMap(nodeInfo))), [])
+        case .listNodes(let after, let limit):
+            var ids = nodes.keys.sorted()
+            if let after { ids.removeAll { $0 <= after } }
+            let infos = ids.compactMap(nodeInfo)
+            let n = Paging.fitting(infos, limit: limit > 0 ? limit : Paging.maxItems, size: \.wireSizeEstimate)
+            return (.success(.nodes(Array(infos.prefix(n)), next: n < infos.count ? infos[n - 1].id : nil)), [])
         case .getNode(let id):
             return (nodeInfo(id).map { .success(.node($0)) } ?? .failure(unknownNode(id)), [])
         case .setNode(let id, let action):
@@ -59,8 +66,10 @@ extension CoordinatorCore {
         case .submit(let specs, let watch):
             let (r, d) = submit(specs, now: now, watcher: watch ? Watcher(session: session, requestID: requestID) : nil)
             return (r, d)
-        case .listJobs(let filter):
-            // From the store, once everything decided so far is in it.
+        case .listJobs(var filter):
+            // From the store, once everything decided so far is in it; one job more than
+            // the page holds, to tell whether more follow.
+            filter.limit = min(filter.limit > 0 ? filter.limit : 100, Paging.maxItems) + 1
             return (nil, [durable(.query(session, requestID: requestID, .jobs(filter)))])
         case .getJob(let id):
             if let record = jobs[id] { return (.success(.job(record.job)), []) }

@@ -122,7 +122,16 @@ extension CoordinatorCore {
         if let t = r.firstTokenAt { updated.job.firstTokenAt = t }
         if updated.job.startedAt == nil { updated.job.startedAt = r.startedAt }
         if r.outcome == .succeeded || r.outcome == .cancelled {
+            // Watchers have the streamed text (the output so far); they get the rest with the
+            // final event, or the whole text again if it does not continue what they have.
+            let streamed = updated.job.output
             updated.job.output = truncateUTF8(r.output, to: settings.maxOutputBytes)
+            if updated.job.output.utf8.starts(with: streamed.utf8) {
+                updated.unsentOutput = String(decoding: updated.job.output.utf8.dropFirst(streamed.utf8.count), as: UTF8.self)
+            } else {
+                updated.unsentOutput = updated.job.output
+                updated.outputReset = true
+            }
         }
         jobs[r.ref.job] = updated
         throughput.add(r.usage.completionTokens, now: now)
@@ -210,6 +219,7 @@ extension CoordinatorCore {
             depreciationMicroUSD: charge.depreciationMicroUSD, energyMicroUSD: nodes[node]!.meter.price(millijoules: energy),
             overheadMicroUSD: charge.overheadMicroUSD)
         record.job.receipt = record.job.receipt.map { $0 + receipt } ?? receipt
+        if let i = record.job.attempts.lastIndex(where: { $0.number == r.ref.attempt }) { record.job.attempts[i].receipt = receipt }
         appendLedger(LedgerEntry(
             job: r.ref.job, attempt: r.ref.attempt, node: node, engine: engine, model: record.job.spec.model,
             tenant: record.job.spec.tenant, outcome: r.outcome, promptTokens: r.usage.promptTokens,
@@ -231,6 +241,8 @@ extension CoordinatorCore {
 
     private mutating func requeue(_ record: inout JobRecord) {
         record.job.output = ""
+        record.unsentOutput = ""
+        record.outputReset = true
         record.job.usage = Usage()
         record.job.firstTokenAt = nil
         setState(&record, .queued)
@@ -285,10 +297,19 @@ extension CoordinatorCore {
         return out
     }
 
-    /// Tells the job's watchers about its new state; the final event ends the watch.
+    /// Tells the job's watchers about its new state and the text since the last event; the
+    /// final event ends the watch. What watchers receive, concatenated since the last reset,
+    /// is always the job's output.
     mutating func notifyWatchers(_ id: JobID, delta: String = "") -> [CoordinatorDirective] {
-        guard let list = watchers[id], let job = jobs[id]?.job else { return [] }
-        let event = JobEvent(job: job, outputDelta: delta, final: job.state.isTerminal)
+        guard var record = jobs[id] else { return [] }
+        let event = JobEvent(
+            job: record.job, outputDelta: record.unsentOutput + delta, final: record.job.state.isTerminal, outputReset: record.outputReset)
+        if !record.unsentOutput.isEmpty || record.outputReset {
+            record.unsentOutput = ""
+            record.outputReset = false
+            jobs[id] = record
+        }
+        guard let list = watchers[id] else { return [] }
         if event.final { watchers[id] = nil }
         return list.map { .jobEvent($0.session, requestID: $0.requestID, event) }
     }

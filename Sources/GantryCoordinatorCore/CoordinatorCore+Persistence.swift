@@ -48,8 +48,9 @@ extension CoordinatorCore {
     /// Rebuilds state after a restart from what the store holds: queued jobs go back in
     /// the queue; assigned and running attempts stay on their nodes, which are
     /// disconnected until their agents come back — within `ttl`, or the attempts are
-    /// retried. Terminal jobs are kept for `jobs get/ls`.
-    public mutating func restore(jobs restored: [Job], nodes persisted: [PersistedNode], now: Timestamp) {
+    /// retried. The recent terminal jobs are kept for `jobs get/ls`; `finishedCounts` are
+    /// the store's counts of every finished job, so `status` counts them all.
+    public mutating func restore(jobs restored: [Job], nodes persisted: [PersistedNode], finishedCounts: [JobState: Int] = [:], now: Timestamp) {
         for p in persisted {
             let record = NodeRecord(persisted: p, now: now, settings: settings)
             nodes[p.id] = record
@@ -86,6 +87,9 @@ extension CoordinatorCore {
             }
             jobs[job.id] = record
         }
+        // Finished jobs not loaded still count (the store knows them all); a job the loop
+        // above retried is not finished.
+        for (state, n) in finishedCounts where state.isTerminal { jobCounts[state] = max(jobCounts[state] ?? 0, n) }
         idGenerator = JobIDGenerator(after: maxID)
         capacityEpoch &+= 1
     }

@@ -85,6 +85,11 @@ struct JobRecord: Sendable {
     var placedAt: Timestamp?
     /// Why the last placement try found no node.
     var lastMiss: String?
+    /// Output watchers have not been sent yet (a result's text past the last progress), and
+    /// whether their next event must tell them to start over (a retry, or a result whose
+    /// text does not continue what was streamed).
+    var unsentOutput = ""
+    var outputReset = false
 
     init(_ job: Job) { self.job = job }
 }

@@ -16,13 +16,38 @@ public struct JobFilter: Hashable, Sendable {
     public var state: JobState?
     public var tenant: String?
     public var node: NodeID?
+    /// The most jobs wanted (the server caps a page below this).
     public var limit: Int
+    /// The page token: only jobs older than this one (jobs are listed newest first).
+    public var before: JobID?
 
-    public init(state: JobState? = nil, tenant: String? = nil, node: NodeID? = nil, limit: Int = 100) {
+    public init(state: JobState? = nil, tenant: String? = nil, node: NodeID? = nil, limit: Int = 100, before: JobID? = nil) {
         self.state = state
         self.tenant = tenant
         self.node = node
         self.limit = limit
+        self.before = before
+    }
+}
+
+/// Pages of answers that grow with the cluster (jobs, nodes): the server's caps.
+public enum Paging {
+    /// The most items one page holds.
+    public static let maxItems = 1000
+    /// The most a page's items may add up to on the wire, by their `wireSizeEstimate`s:
+    /// a page fits well inside the default 4 MiB frame every client accepts.
+    public static let maxBytes = 1 << 20
+
+    /// How many of `items` (each `size` bytes at most) fit one page.
+    public static func fitting<T>(_ items: some Collection<T>, limit: Int, size: (T) -> Int) -> Int {
+        var n = 0
+        var bytes = 0
+        for item in items {
+            bytes += size(item)
+            guard n < limit, n < maxItems, n == 0 || bytes <= maxBytes else { break }
+            n += 1
+        }
+        return n
     }
 }
 
@@ -41,7 +66,8 @@ public struct ReportQuery: Hashable, Sendable {
 
 public enum AdminRequest: Hashable, Sendable {
     case status
-    case listNodes
+    /// Nodes by id after `after`, at most `limit` (0: a page's worth).
+    case listNodes(after: NodeID? = nil, limit: Int = 0)
     case getNode(NodeID)
     case setNode(NodeID, NodeAction)
     /// Submit jobs; with `watch`, also stream their events (like `watchJob` for each).
@@ -184,24 +210,32 @@ public struct Explanation: Hashable, Sendable {
 }
 
 /// A change to a watched job.
+///
+/// The `outputDelta`s since the last event with `outputReset` (or since the watch began),
+/// concatenated, are the job's output so far; the final event's completes it.
 public struct JobEvent: Hashable, Sendable {
     public var job: Job
     public var outputDelta: String
     public var final: Bool
+    /// The output started over: discard what was received; `outputDelta` begins anew.
+    public var outputReset: Bool
 
-    public init(job: Job, outputDelta: String = "", final: Bool = false) {
+    public init(job: Job, outputDelta: String = "", final: Bool = false, outputReset: Bool = false) {
         self.job = job
         self.outputDelta = outputDelta
         self.final = final
+        self.outputReset = outputReset
     }
 }
 
 public enum AdminResponse: Hashable, Sendable {
     case status(ClusterStatus)
-    case nodes([NodeInfo])
+    /// A page of nodes; `next` continues after it (nil: the last page).
+    case nodes([NodeInfo], next: NodeID? = nil)
     case node(NodeInfo)
     case submitted([JobID])
-    case jobs([Job])
+    /// A page of jobs; `next` asks for the jobs older than these (nil: the last page).
+    case jobs([Job], next: JobID? = nil)
     case job(Job)
     case explanation(Explanation)
     case report(Report)

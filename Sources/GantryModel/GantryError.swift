@@ -20,6 +20,7 @@ public enum ErrorCode: Int, Sendable, CaseIterable {
     case staleAttempt = 26
     case unavailable = 27
     case idleTimeout = 28
+    case unsupported = 29
     case `internal` = 30
 
     /// A short snake_case name, used in logs and metrics labels.
@@ -44,6 +45,7 @@ public enum ErrorCode: Int, Sendable, CaseIterable {
         case .staleAttempt: "stale_attempt"
         case .unavailable: "unavailable"
         case .idleTimeout: "idle_timeout"
+        case .unsupported: "unsupported"
         case .internal: "internal"
         }
     }

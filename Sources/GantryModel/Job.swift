@@ -79,10 +79,12 @@ public struct Attempt: Hashable, Sendable {
     public var assignedAt: Timestamp
     public var startedAt: Timestamp?
     public var finishedAt: Timestamp?
+    /// What the attempt cost, once it reported a result.
+    public var receipt: Receipt?
 
     public init(
         number: UInt32, node: NodeID, engine: String, state: AttemptState = .assigned, error: String? = nil,
-        assignedAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil
+        assignedAt: Timestamp, startedAt: Timestamp? = nil, finishedAt: Timestamp? = nil, receipt: Receipt? = nil
     ) {
         self.number = number
         self.node = node
@@ -92,6 +94,7 @@ public struct Attempt: Hashable, Sendable {
         self.assignedAt = assignedAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.receipt = receipt
     }
 }
 
@@ -186,5 +189,14 @@ public struct Receipt: Hashable, Sendable {
             energyMillijoules: a.energyMillijoules + b.energyMillijoules, energyMeasured: a.energyMeasured && b.energyMeasured,
             depreciationMicroUSD: a.depreciationMicroUSD + b.depreciationMicroUSD, energyMicroUSD: a.energyMicroUSD + b.energyMicroUSD,
             overheadMicroUSD: a.overheadMicroUSD + b.overheadMicroUSD)
+    }
+}
+
+extension Job {
+    /// About how many bytes the job takes in a frame (its texts, plus room for the rest),
+    /// never less: what a page of jobs is sized by.
+    public var wireSizeEstimate: Int {
+        512 + spec.prompt.utf8.count + output.utf8.count + (error?.utf8.count ?? 0) + attempts.count * 256
+            + attempts.reduce(0) { $0 + ($1.error?.utf8.count ?? 0) }
     }
 }

@@ -85,3 +85,12 @@ public struct EngineStatus: Hashable, Sendable, Codable {
 }
 
 public typealias Labels = [String: String]
+
+extension NodeInfo {
+    /// About how many bytes the node takes in a frame, never less: what a page of nodes is
+    /// sized by.
+    public var wireSizeEstimate: Int {
+        1024 + labels.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 8 } + inventory.gpus.count * 128
+            + engines.reduce(0) { $0 + 256 + $1.healthDetail.utf8.count + $1.models.reduce(0) { $0 + $1.utf8.count + 4 } }
+    }
+}

@@ -78,8 +78,10 @@ public final class Admission: Sendable {
 
     /// How long to hold back the next handshake from `address`: nothing until it failed
     /// `authFailuresPerMinute` times in the last minute, then 1 s, doubling with every
-    /// further failure, up to 30 s.
-    public func penalty(for address: String) -> Double {
+    /// further failure, up to `cap` seconds (30 at most). The listener caps it below the
+    /// handshake timeout, so a client with the right token from a penalised address (behind
+    /// the same NAT as an attacker, say) is slowed but still gets in.
+    public func penalty(for address: String, cap: Double = 30) -> Double {
         let now = clock()
         let limit = limits.authFailuresPerMinute
         return state.withLockedValue { s in
@@ -89,7 +91,7 @@ public final class Admission: Sendable {
             guard limit > 0, over >= 0 else { return 0 }
             var delay = 1.0
             for _ in 0..<min(over, 5) { delay *= 2 }
-            return min(delay, 30)
+            return min(delay, 30, cap)
         }
     }
 

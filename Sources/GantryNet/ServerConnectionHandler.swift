@@ -152,14 +152,21 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
         switch handshake.receive(envelope.message, credentials: configuration.credentials()) {
         case .challenge(let c):
             let buffer = WireEnvelope(.challenge(c)).encode(allocator: context.channel.allocator)
-            let penalty = configuration.admission?.penalty(for: peerAddressOnly(context)) ?? 0
+            // At most 80 % of the handshake timeout, so a correct client still gets in.
+            let cap = Double(configuration.handshakeTimeout.nanoseconds) / 1e9 * 0.8
+            let penalty = configuration.admission?.penalty(for: peerAddressOnly(context), cap: cap) ?? 0
             if penalty > 0 {
-                // This address keeps failing the handshake: make it wait.
+                // This address keeps failing the handshake: make it wait. The handshake
+                // deadline starts again once the Challenge is sent, so the wait is not held
+                // against the client.
+                deadline?.cancel()
+                deadline = nil
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 heldChallenge = context.eventLoop.scheduleTask(in: .milliseconds(Int64(penalty * 1000))) {
                     let (handler, context) = bound.value
                     guard !handler.closing else { return }
                     context.writeAndFlush(handler.wrapOutboundOut(buffer), promise: nil)
+                    handler.startDeadline(context: context)
                 }
             } else {
                 context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)

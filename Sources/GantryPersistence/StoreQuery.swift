@@ -17,6 +17,20 @@ public enum StoreAnswer: Hashable, Sendable {
     case report(Report)
 }
 
+/// What a coordinator restarts from.
+public struct RestoredState: Sendable {
+    public var jobs: [Job]
+    public var nodes: [PersistedNode]
+    /// Every job in the store, by state (the finished ones are not all loaded).
+    public var counts: [JobState: Int]
+
+    public init(jobs: [Job], nodes: [PersistedNode], counts: [JobState: Int]) {
+        self.jobs = jobs
+        self.nodes = nodes
+        self.counts = counts
+    }
+}
+
 /// The coordinator's durable state, as the shells use it. SQLite implements it; every
 /// backend must make a batch durable as one transaction before `apply` returns.
 public protocol CoordinatorStore: Sendable {
@@ -25,8 +39,8 @@ public protocol CoordinatorStore: Sendable {
     /// Makes a batch of changes durable, as one transaction (group commit).
     func apply(_ changes: [StoreChange]) async throws
     /// What a restarted coordinator needs: every unfinished job, the most recent
-    /// `finishedLimit` finished ones, and every node.
-    func loadForRestore(finishedLimit: Int) async throws -> (jobs: [Job], nodes: [PersistedNode])
+    /// `finishedLimit` finished ones, every node, and how many jobs it holds in each state.
+    func loadForRestore(finishedLimit: Int) async throws -> RestoredState
     /// Answers a read.
     func answer(_ query: StoreQuery) async throws -> StoreAnswer
     /// Drops prompts and outputs of jobs finished before `cutoff`; returns how many.

@@ -1,15 +1,20 @@
 public import GantryModel
+public import GantryPersistence
 import GRDB
 
 extension Store {
     /// What a restarted coordinator needs: every unfinished job, the most recent
-    /// `finishedLimit` finished ones, and every node.
-    public func loadForRestore(finishedLimit: Int) throws -> (jobs: [Job], nodes: [PersistedNode]) {
+    /// `finishedLimit` finished ones, every node, and the jobs by state.
+    public func loadForRestore(finishedLimit: Int) throws -> RestoredState {
         try pool.read { db in
             var jobs = try Self.fetchJobs(db, where: "WHERE state IN ('queued', 'assigned', 'running') ORDER BY id")
             jobs += try Self.fetchJobs(db, where: "WHERE state NOT IN ('queued', 'assigned', 'running') ORDER BY id DESC LIMIT ?", arguments: [finishedLimit])
             let nodes = try Row.fetchAll(db, sql: "SELECT * FROM nodes").compactMap(Self.node)
-            return (jobs, nodes)
+            var counts: [JobState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM jobs GROUP BY state") {
+                if let state = JobState(rawValue: row[0]) { counts[state] = row[1] }
+            }
+            return RestoredState(jobs: jobs, nodes: nodes, counts: counts)
         }
     }
 
@@ -40,6 +45,10 @@ extension Store {
         if let n = filter.node {
             clauses.append("id IN (SELECT job_id FROM attempts WHERE node = ?)")
             _ = arguments.append(contentsOf: [n.rawValue])
+        }
+        if let before = filter.before {
+            clauses.append("id < ?")
+            _ = arguments.append(contentsOf: [Int64(bitPattern: before.rawValue)])
         }
         let limit = filter.limit > 0 ? filter.limit : 100
         _ = arguments.append(contentsOf: [limit])
@@ -89,6 +98,8 @@ extension Store {
                 guard let i = position[row["job_id"]] else { continue }
                 let r = receipt(row)
                 jobs[i].receipt = jobs[i].receipt.map { $0 + r } ?? r
+                let attempt: Int64 = row["attempt"]
+                if let a = jobs[i].attempts.lastIndex(where: { Int64($0.number) == attempt }) { jobs[i].attempts[a].receipt = r }
             }
         }
         return jobs

@@ -2,10 +2,18 @@ import GantryModel
 
 extension AdminRequest {
     init(_ p: Gantry_V1_AdminRequest) throws(GantryError) {
-        guard let request = p.request else { throw GantryError(.badRequest, "AdminRequest carries no request (or one this server does not know)") }
+        guard let request = p.request else {
+            let fields = WireEnvelope.unknownFieldNumbers(Array(p.unknownFields.data))
+            guard fields.isEmpty else {
+                throw GantryError(.unsupported, "AdminRequest carries a request this gantryd does not know (field \(fields.map(String.init).joined(separator: ", "))): the client is newer; upgrade gantryd to use it")
+            }
+            throw GantryError(.badRequest, "AdminRequest carries no request")
+        }
         switch request {
         case .status: self = .status
-        case .listNodes: self = .listNodes
+        case .listNodes(let r):
+            let after: NodeID? = r.pageToken.isEmpty ? nil : try parseNodeID(r.pageToken, field: "page_token")
+            self = .listNodes(after: after, limit: Int(r.limit))
         case .getNode(let r): self = .getNode(try parseNodeID(r.nodeID, field: "node"))
         case .setNode(let r):
             let action: NodeAction
@@ -13,7 +21,8 @@ extension AdminRequest {
             case .cordon: action = .cordon
             case .uncordon: action = .uncordon
             case .drain: action = .drain
-            default: throw GantryError(.badRequest, "SetNodeRequest has no known action")
+            case .unspecified: throw GantryError(.badRequest, "SetNodeRequest names no action (cordon, uncordon or drain)")
+            case .UNRECOGNIZED(let n): throw GantryError(.unsupported, "SetNodeRequest action \(n) is not one this gantryd knows: the client is newer; upgrade gantryd to use it")
             }
             self = .setNode(try parseNodeID(r.nodeID, field: "node"), action)
         case .submit(let r): self = .submit(r.jobs.map(JobSpec.init), watch: r.watch)
@@ -27,6 +36,7 @@ extension AdminRequest {
             }
             if !r.tenant.isEmpty { filter.tenant = r.tenant }
             if !r.nodeID.isEmpty { filter.node = try parseNodeID(r.nodeID, field: "node") }
+            if !r.pageToken.isEmpty { filter.before = try parseJobID(r.pageToken, field: "page_token") }
             self = .listJobs(filter)
         case .getJob(let r): self = .getJob(try parseJobID(r.jobID))
         case .cancelJob(let r): self = .cancelJob(try parseJobID(r.jobID))
@@ -44,7 +54,11 @@ extension AdminRequest {
         .with {
             switch self {
             case .status: $0.status = .init()
-            case .listNodes: $0.listNodes = .init()
+            case .listNodes(let after, let limit):
+                $0.listNodes = .with {
+                    $0.pageToken = after?.rawValue ?? ""
+                    $0.limit = UInt32(clamping: limit)
+                }
             case .getNode(let id): $0.getNode = .with { $0.nodeID = id.rawValue }
             case .setNode(let id, let action):
                 $0.setNode = .with {
@@ -67,6 +81,7 @@ extension AdminRequest {
                     $0.tenant = f.tenant ?? ""
                     $0.limit = UInt32(clamping: f.limit)
                     $0.nodeID = f.node?.rawValue ?? ""
+                    $0.pageToken = f.before?.description ?? ""
                 }
             case .getJob(let id): $0.getJob = .with { $0.jobID = id.description }
             case .cancelJob(let id): $0.cancelJob = .with { $0.jobID = id.description }
@@ -91,7 +106,7 @@ extension AdminResponse {
         case .nodes(let l):
             var nodes: [NodeInfo] = []
             for n in l.nodes { nodes.append(try NodeInfo(n)) }
-            self = .nodes(nodes)
+            self = .nodes(nodes, next: l.nextPageToken.isEmpty ? nil : try parseNodeID(l.nextPageToken, field: "next_page_token"))
         case .node(let n): self = .node(try NodeInfo(n))
         case .submit(let s):
             var ids: [JobID] = []
@@ -100,7 +115,7 @@ extension AdminResponse {
         case .jobs(let l):
             var jobs: [Job] = []
             for j in l.jobs { jobs.append(try Job(j)) }
-            self = .jobs(jobs)
+            self = .jobs(jobs, next: l.nextPageToken.isEmpty ? nil : try parseJobID(l.nextPageToken, field: "next_page_token"))
         case .job(let j): self = .job(try Job(j))
         case .explanation(let e): self = .explanation(try Explanation(e))
         case .report(let r): self = .report(try Report(r))
@@ -111,10 +126,18 @@ extension AdminResponse {
         .with {
             switch self {
             case .status(let s): $0.status = s.proto
-            case .nodes(let n): $0.nodes = .with { $0.nodes = n.map(\.proto) }
+            case .nodes(let n, let next):
+                $0.nodes = .with {
+                    $0.nodes = n.map(\.proto)
+                    $0.nextPageToken = next?.rawValue ?? ""
+                }
             case .node(let n): $0.node = n.proto
             case .submitted(let ids): $0.submit = .with { $0.jobIds = ids.map(\.description) }
-            case .jobs(let j): $0.jobs = .with { $0.jobs = j.map(\.proto) }
+            case .jobs(let j, let next):
+                $0.jobs = .with {
+                    $0.jobs = j.map(\.proto)
+                    $0.nextPageToken = next?.description ?? ""
+                }
             case .job(let j): $0.job = j.proto
             case .explanation(let e): $0.explanation = e.proto
             case .report(let r): $0.report = r.proto

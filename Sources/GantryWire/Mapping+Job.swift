@@ -161,7 +161,7 @@ extension Job {
                 number: a.attempt, node: try parseNodeID(a.nodeID, field: "AttemptInfo.node_id"), engine: a.engine,
                 state: AttemptState(rawValue: a.state) ?? .failed, error: a.error.isEmpty ? nil : a.error,
                 assignedAt: Timestamp(unixMillis: a.assignedAtUnixMs), startedAt: timestamp(a.startedAtUnixMs),
-                finishedAt: timestamp(a.finishedAtUnixMs)))
+                finishedAt: timestamp(a.finishedAtUnixMs), receipt: a.hasReceipt ? Receipt(a.receipt) : nil))
         }
         self.attempts = attempts
         self.usage = Usage(p.usage)
@@ -190,6 +190,7 @@ extension Job {
                     $0.assignedAtUnixMs = a.assignedAt.unixMillis
                     $0.startedAtUnixMs = a.startedAt?.unixMillis ?? 0
                     $0.finishedAtUnixMs = a.finishedAt?.unixMillis ?? 0
+                    if let r = a.receipt { $0.receipt = r.proto }
                 }
             }
             $0.usage = usage.proto

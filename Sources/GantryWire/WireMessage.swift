@@ -17,6 +17,11 @@ public enum WireMessage: Hashable, Sendable {
     case jobEvent(JobEvent)
     case error(GantryError, fatal: Bool)
     case goodbye(String)
+    /// A valid Envelope whose content this side cannot take: an unknown payload (from a
+    /// newer peer), an unknown request type or enum value, or a malformed field. The
+    /// receiver answers with a non-fatal error echoing the envelope's request id; the
+    /// connection stays open. Never sent as such.
+    case unreadable(GantryError)
 
     /// A short name for error messages and logs.
     public var kind: String {
@@ -47,6 +52,7 @@ public enum WireMessage: Hashable, Sendable {
         case .jobEvent: "JobEvent"
         case .error: "Error"
         case .goodbye: "Goodbye"
+        case .unreadable: "an unreadable message"
         }
     }
 }
@@ -61,8 +67,10 @@ public struct WireEnvelope: Hashable, Sendable {
         self.message = message
     }
 
-    /// Parses one frame body. Every failure is a `GantryError` naming the problem;
-    /// nothing here traps on bad input.
+    /// Parses one frame body; nothing here traps on bad input. Bytes that are not an
+    /// Envelope throw `bad_frame` (the stream cannot be trusted: fatal). An Envelope whose
+    /// content this side cannot take decodes to `.unreadable`, keeping its request id, so
+    /// the receiver can refuse that one message and carry on.
     public init(frame: ByteBuffer) throws(GantryError) {
         let envelope: Gantry_V1_Envelope
         do {
@@ -70,13 +78,19 @@ public struct WireEnvelope: Hashable, Sendable {
         } catch {
             throw GantryError(.badFrame, "frame is not a valid Envelope: \(error)")
         }
+        self.requestID = envelope.requestID
         guard let payload = envelope.payload else {
             let fields = Self.unknownFieldNumbers(Array(envelope.unknownFields.data))
-            let which = fields.isEmpty ? "no payload" : "an unknown payload (field \(fields.map(String.init).joined(separator: ", ")))"
-            throw GantryError(.unexpectedMessage, "Envelope carries \(which)")
+            self.message = .unreadable(fields.isEmpty
+                ? GantryError(.badRequest, "Envelope carries no payload")
+                : GantryError(.unexpectedMessage, "Envelope carries an unknown payload (field \(fields.map(String.init).joined(separator: ", "))): the peer is newer"))
+            return
         }
-        self.requestID = envelope.requestID
-        self.message = try WireMessage(payload)
+        do {
+            self.message = try WireMessage(payload)
+        } catch {
+            self.message = .unreadable(error)
+        }
     }
 
     /// Serializes to a frame body (the framing handler adds the length).
@@ -146,7 +160,7 @@ extension WireMessage {
         case .jobAck(let a): self = .coordinator(.ack(try AttemptRef(job: a.jobID, attempt: a.attempt)))
         case .adminRequest(let r): self = .adminRequest(try AdminRequest(r))
         case .adminResponse(let r): self = .adminResponse(try AdminResponse(r))
-        case .jobEvent(let e): self = .jobEvent(JobEvent(job: try Job(e.job), outputDelta: e.outputDelta, final: e.final))
+        case .jobEvent(let e): self = .jobEvent(JobEvent(job: try Job(e.job), outputDelta: e.outputDelta, final: e.final, outputReset: e.outputReset))
         case .error(let e): self = .error(GantryError(ErrorCode(e.code), e.message), fatal: e.fatal)
         case .goodbye(let g): self = .goodbye(g.reason)
         }
@@ -211,6 +225,7 @@ extension WireMessage {
                 $0.job = e.job.proto
                 $0.outputDelta = e.outputDelta
                 $0.final = e.final
+                $0.outputReset = e.outputReset
             })
         case .error(let e, let fatal):
             return .error(.with {
@@ -219,6 +234,11 @@ extension WireMessage {
                 $0.fatal = fatal
             })
         case .goodbye(let reason): return .goodbye(.with { $0.reason = reason })
+        case .unreadable(let e):
+            return .error(.with {
+                $0.code = e.code.proto
+                $0.message = e.message
+            })
         }
     }
 }

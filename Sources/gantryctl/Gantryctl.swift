@@ -23,7 +23,8 @@ struct Gantryctl: AsyncParsableCommand {
         subcommands: [Status.self, Nodes.self, Submit.self, Jobs.self, ReportCommand.self])
 
     static func main() async {
-        await CommandLineMain.run(Self.self, program: "gantryctl", usageErrors: [ConfigError.self])
+        let arguments = GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst()))
+        await CommandLineMain.run(Self.self, program: "gantryctl", arguments: arguments, usageErrors: [ConfigError.self])
     }
 }
 
@@ -56,6 +57,30 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(name: .customLong("tls-server-name"), help: "The name to verify gantryd's certificate against (default: the host).")
     var tlsServerName: String?
+
+    /// The options above take a value each. Given before the subcommand
+    /// (`gantryctl --output json nodes ls`, as with git and kubectl), they are moved after
+    /// it, where the subcommand parses them.
+    static let valued = ["--coordinator", "--token-file", "--output", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--tls-server-name"]
+
+    static func hoisted(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if valued.contains(where: { a.hasPrefix($0 + "=") }) {
+                leading.append(a)
+                i += 1
+            } else if valued.contains(a), i + 1 < arguments.count {
+                leading += [a, arguments[i + 1]]
+                i += 2
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, i < arguments.count else { return arguments }
+        return Array(arguments[i...]) + leading
+    }
 
     func tls() throws -> GantryClient.TLS? {
         let ca = tlsCA ?? environment("GANTRY_TLS_CA")

@@ -14,7 +14,7 @@ struct Jobs: AsyncParsableCommand {
         @Option(help: "Only jobs in this state (queued, assigned, running, succeeded, failed, cancelled).") var state: String?
         @Option(help: "Only this tenant's jobs.") var tenant: String?
         @Option(help: "Only jobs whose current or last attempt ran on this node.") var node: String?
-        @Option(help: "At most this many.") var limit: Int = 100
+        @Option(help: "At most this many (gantryd sends them a page at a time; any number works).") var limit: Int = 100
 
         func run() async throws {
             var filter = JobFilter(tenant: tenant, limit: limit)
@@ -26,20 +26,27 @@ struct Jobs: AsyncParsableCommand {
             }
             if let node { filter.node = try parseNodeID(node) }
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
-            let f = filter
-            let response = try await global.withClient { try await $0.request(.listJobs(f)) }
-            guard case .jobs(let jobs) = response else { throw unexpected(response) }
-            let now = nowTimestamp()
-            global.emit(
-                json: .object([("jobs", .array(jobs.map(\.json)))]),
-                table: Table(
-                    headers: ["JOB", "STATE", "MODEL", "TENANT", "PRIO", "NODE", "TOKENS", "SUBMITTED"],
-                    rows: jobs.map { j in
+            let (first, global, limit) = (filter, self.global, self.limit)
+            try await global.withClient { client in
+                var out = PagedOutput(format: global.output, key: "jobs", headers: ["JOB", "STATE", "MODEL", "TENANT", "PRIO", "NODE", "TOKENS", "SUBMITTED"])
+                var filter = first
+                var listed = 0
+                let now = nowTimestamp()
+                repeat {
+                    filter.limit = limit - listed
+                    let response = try await client.request(.listJobs(filter))
+                    guard case .jobs(let jobs, let next) = response else { throw unexpected(response) }
+                    out.page(json: jobs.map(\.json), rows: jobs.map { j in
                         [
                             j.id.description, j.state.rawValue, j.spec.model, j.spec.tenant, "\(j.spec.priority)",
                             j.node?.rawValue ?? "-", "\(j.usage.completionTokens)", ago(j.submittedAt, now: now),
                         ]
-                    }))
+                    })
+                    listed += jobs.count
+                    filter.before = next
+                } while listed < limit && filter.before != nil
+                out.finish()
+            }
         }
     }
 
@@ -79,12 +86,24 @@ struct Jobs: AsyncParsableCommand {
             let json = global.output == .json
             let last: Job? = try await global.withClient { client in
                 var last: Job?
+                var printed = false
                 for try await event in client.watch(id) {
                     if json {
-                        print(JSONValue.object([("job", event.job.json), ("output_delta", .string(event.outputDelta)), ("final", .bool(event.final))]).render())
-                    } else if !event.outputDelta.isEmpty {
-                        print(event.outputDelta, terminator: "")
-                        fflushStdout()
+                        print(JSONValue.object([
+                            ("job", event.job.json), ("output_delta", .string(event.outputDelta)), ("final", .bool(event.final)),
+                            ("output_reset", .bool(event.outputReset)),
+                        ]).render())
+                    } else {
+                        if event.outputReset && printed {
+                            // The text starts over (a retry): what was printed is not the output.
+                            print("")
+                            writeStderr("gantryctl: the job's output starts over (attempt \(event.job.attempts.count)); the text above is discarded\n")
+                        }
+                        if !event.outputDelta.isEmpty {
+                            print(event.outputDelta, terminator: "")
+                            fflushStdout()
+                            printed = true
+                        }
                     }
                     last = event.job
                 }

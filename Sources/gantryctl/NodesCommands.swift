@@ -12,14 +12,15 @@ struct Nodes: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let response = try await global.withClient { try await $0.request(.listNodes) }
-            guard case .nodes(let nodes) = response else { throw unexpected(response) }
-            let now = nowTimestamp()
-            global.emit(
-                json: .object([("nodes", .array(nodes.map(\.json)))]),
-                table: Table(
-                    headers: ["NODE", "STATE", "CPUS", "MEMORY", "GPUS", "ENGINES", "SLOTS", "$/H", "HEARTBEAT"],
-                    rows: nodes.map { n in
+            let global = self.global
+            try await global.withClient { client in
+                var out = PagedOutput(format: global.output, key: "nodes", headers: ["NODE", "STATE", "CPUS", "MEMORY", "GPUS", "ENGINES", "SLOTS", "$/H", "HEARTBEAT"])
+                var after: NodeID?
+                let now = nowTimestamp()
+                repeat {
+                    let response = try await client.request(.listNodes(after: after))
+                    guard case .nodes(let nodes, let next) = response else { throw unexpected(response) }
+                    out.page(json: nodes.map(\.json), rows: nodes.map { n in
                         [
                             n.id.rawValue, n.state.rawValue, "\(n.inventory.cpus)", bytesText(n.inventory.memoryBytes),
                             n.inventory.gpus.isEmpty ? "-" : "\(n.inventory.gpus.count)× \(n.inventory.gpus[0].name)",
@@ -27,7 +28,11 @@ struct Nodes: AsyncParsableCommand {
                             "\(n.engines.reduce(0) { $0 + $1.slotsUsed })/\(n.engines.reduce(0) { $0 + $1.slots })",
                             dollarsText(n.costMicroUSDPerHour), ago(n.lastHeartbeat, now: now),
                         ]
-                    }))
+                    })
+                    after = next
+                } while after != nil
+                out.finish()
+            }
         }
     }
 

@@ -8,7 +8,7 @@ struct CostMathTests {
     static let node = NodeID("gpu-07")!
     static func ref(_ n: UInt64) -> AttemptRef { AttemptRef(job: JobID(rawValue: n << 20), attempt: 1) }
 
-    /// The INTERFACE.md example host.
+    /// The example host of the README's agent configuration.
     static let owned = CostProfile(
         kind: .owned, purchaseMicroUSD: 300_000_000_000, residualMicroUSD: 30_000_000_000, lifetimeSeconds: 4 * 365 * 86_400,
         overheadMicroUSDPerHour: 1_500_000, electricityMicroUSDPerKWh: 90_000, pueMilli: 1300, idleMilliwatts: 900_000,

@@ -74,11 +74,13 @@ struct StoreTests {
                 promptTokens: 3, completionTokens: 16, wallMs: 1, slotMs: 900, busyMicros: 800_000, energyMillijoules: 5,
                 energyMeasured: true, depreciationMicroUSD: 7, energyMicroUSD: 1, overheadMicroUSD: 2))
         job.receipt = entry.receipt
+        job.attempts[0].receipt = entry.receipt
         try store.apply([.job(queued), .node(node), .job(job), .ledger(entry)])
         try store.apply([.ledger(entry)])  // a replay
-        let (jobs, nodes) = try store.loadForRestore(finishedLimit: 10)
-        #expect(jobs == [job])
-        #expect(nodes == [node])
+        let restored = try store.loadForRestore(finishedLimit: 10)
+        #expect(restored.jobs == [job])
+        #expect(restored.nodes == [node])
+        #expect(restored.counts == [.running: 1])
         #expect(try store.ledger() == [entry])
         #expect(try store.job(job.id) == job)
     }
@@ -88,7 +90,9 @@ struct StoreTests {
         let dir = try StateDir()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
         try store.apply((0..<20).map { .job(sampleJob($0, state: $0 < 5 ? .queued : .succeeded)) })
-        let (jobs, _) = try store.loadForRestore(finishedLimit: 3)
+        let restored = try store.loadForRestore(finishedLimit: 3)
+        let jobs = restored.jobs
+        #expect(restored.counts == [.queued: 5, .succeeded: 15])
         #expect(jobs.filter { $0.state == .queued }.count == 5)
         #expect(jobs.filter { $0.state == .succeeded }.map { $0.id.rawValue } == [1_000_019, 1_000_018, 1_000_017])
     }

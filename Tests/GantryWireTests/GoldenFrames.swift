@@ -130,7 +130,7 @@ struct GoldenFrames {
             ("job-cancel", WireEnvelope(.coordinator(.cancel(ref, reason: "cancelled by an admin")))),
             ("job-ack", WireEnvelope(.coordinator(.ack(ref)))),
             ("request-status", WireEnvelope(.adminRequest(.status), requestID: 1)),
-            ("request-list-nodes", WireEnvelope(.adminRequest(.listNodes), requestID: 2)),
+            ("request-list-nodes", WireEnvelope(.adminRequest(.listNodes()), requestID: 2)),
             ("request-get-node", WireEnvelope(.adminRequest(.getNode(node)), requestID: 3)),
             ("request-set-node", WireEnvelope(.adminRequest(.setNode(node, .drain)), requestID: 4)),
             ("request-submit", WireEnvelope(.adminRequest(.submit([spec], watch: true)), requestID: 5)),

@@ -152,12 +152,22 @@ def agent_flow(join, admin):
     a = assign.job_assign
     agent.send(envelope(job_accept=pb.job.JobAccept(job_id=a.job_id, attempt=a.attempt)))
     agent.send(envelope(job_progress=pb.job.JobProgress(job_id=a.job_id, attempt=a.attempt, output_delta="one ", completion_tokens=1)))
+    # Watch it: the output_deltas (since the last output_reset) concatenate to the output.
+    ctl.send(envelope(request_id=3, admin_request=pb.admin.AdminRequest(watch_job=pb.admin.WatchJobRequest(job_id=job_id))))
+    watched, events = "", [ctl.recv()]
     now = int(time.time() * 1000)
     agent.send(envelope(job_result=pb.job.JobResult(
         job_id=a.job_id, attempt=a.attempt, outcome=pb.job.OUTCOME_SUCCEEDED, output="one two three four five",
         usage=pb.job.Usage(prompt_tokens=4, completion_tokens=5), started_at_unix_ms=now, finished_at_unix_ms=now, engine="fake")))
     ack = agent.recv()
     check("the result is acknowledged", ack is not None and ack.WhichOneof("payload") == "job_ack" and ack.job_ack.attempt == a.attempt, str(ack))
+    while events[-1] is not None and events[-1].WhichOneof("payload") == "job_event" and not events[-1].job_event.final:
+        events.append(ctl.recv())
+    for e in events:
+        if e is not None and e.WhichOneof("payload") == "job_event" and e.request_id == 3:
+            watched = (e.job_event.output_delta if e.job_event.output_reset else watched + e.job_event.output_delta)
+    check("a watch's output_deltas concatenate to the final output",
+          watched == "one two three four five" and events[-1] is not None and events[-1].job_event.final, repr(watched))
 
     # A stale attempt number is refused (and still acknowledged).
     agent.send(envelope(job_result=pb.job.JobResult(
@@ -174,6 +184,49 @@ def agent_flow(join, admin):
           ok and job.state == "succeeded" and job.output == "one two three four five" and job.usage.completion_tokens == 5, str(info))
     agent.close()
     ctl.close()
+
+
+def requests(admin):
+    """Request errors are non-fatal and echo their request id; listings come in pages."""
+    E = pb.error
+    c = Conn()
+    handshake(c, pb.handshake.ROLE_ADMIN, "", admin, b"admin")
+    # A malformed job id, pipelined with a good request behind it.
+    c.send(envelope(request_id=11, admin_request=pb.admin.AdminRequest(get_job=pb.admin.GetJobRequest(job_id="not a job id!"))))
+    c.send(envelope(request_id=12, admin_request=pb.admin.AdminRequest(status=pb.admin.StatusRequest())))
+    first, second = c.recv(), c.recv()
+    check("a malformed id: non-fatal BAD_REQUEST echoing the request id",
+          first is not None and first.request_id == 11 and first.WhichOneof("payload") == "error"
+          and first.error.code == E.ERROR_CODE_BAD_REQUEST and not first.error.fatal, str(first))
+    check("... and the request behind it is answered", second is not None and second.request_id == 12
+          and second.WhichOneof("payload") == "admin_response", str(second))
+    # A request type from a newer version: AdminRequest field 99 (tag 0x9a 0x06, length 0),
+    # inside Envelope field 40 (tag 0xc2 0x02, length 3).
+    newer = envelope(request_id=13).SerializeToString() + bytes([0xC2, 0x02, 0x03, 0x9A, 0x06, 0x00])
+    c.send_raw(struct.pack(">I", len(newer)) + newer)
+    err = c.recv()
+    check("an unknown request type: non-fatal UNSUPPORTED echoing the request id",
+          err is not None and err.request_id == 13 and err.WhichOneof("payload") == "error"
+          and err.error.code == E.ERROR_CODE_UNSUPPORTED and not err.error.fatal, str(err))
+    # Pages: two more jobs (for a model nobody serves, so they wait), then list one at a time.
+    spec = pb.admin.JobSpec(model="conformance-nobody", prompt="wait", max_tokens=1)
+    c.send(envelope(request_id=14, admin_request=pb.admin.AdminRequest(submit=pb.admin.SubmitRequest(jobs=[spec, spec]))))
+    c.recv()
+    seen, page_token, pages = [], "", 0
+    while pages < 10:
+        c.send(envelope(request_id=20 + pages, admin_request=pb.admin.AdminRequest(
+            list_jobs=pb.admin.ListJobsRequest(limit=1, page_token=page_token))))
+        page = c.recv()
+        if page is None or page.WhichOneof("payload") != "admin_response":
+            break
+        seen += [j.job_id for j in page.admin_response.jobs.jobs]
+        page_token = page.admin_response.jobs.next_page_token
+        pages += 1
+        if not page_token:
+            break
+    check("ListJobs pages: limit 1 and next_page_token walk every job, newest first",
+          len(seen) >= 3 and len(set(seen)) == len(seen) and seen == sorted(seen, reverse=True), str(seen))
+    c.close()
 
 
 def bad_inputs(join, admin):
@@ -263,6 +316,7 @@ def main():
 
     join, admin = token(args.join_token), token(args.admin_token)
     agent_flow(join, admin)
+    requests(admin)
     bad_inputs(join, admin)
     print(f"{'FAILED' if failures else 'OK'}: {len(failures)} failure(s)")
     sys.exit(1 if failures else 0)

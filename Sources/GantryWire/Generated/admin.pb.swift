@@ -235,10 +235,18 @@ nonisolated struct Gantry_V1_StatusRequest: Sendable {
   init() {}
 }
 
+/// Nodes by id, a page at a time: the server caps a page (by count and size), and a
+/// non-empty NodeList.next_page_token asks for the next one.
 nonisolated struct Gantry_V1_ListNodesRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  /// "": the first page
+  var pageToken: String = String()
+
+  /// the most nodes wanted in this page; 0: the server's page size
+  var limit: UInt32 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -382,6 +390,9 @@ nonisolated struct Gantry_V1_SubmitRequest: Sendable {
   init() {}
 }
 
+/// Jobs newest first, a page at a time: the answer holds at most `limit` jobs (and
+/// no more than the server's page cap, by count and size); a non-empty
+/// JobList.next_page_token, sent back as `page_token`, asks for the jobs after them.
 nonisolated struct Gantry_V1_ListJobsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -396,6 +407,8 @@ nonisolated struct Gantry_V1_ListJobsRequest: Sendable {
   var limit: UInt32 = 0
 
   var nodeID: String = String()
+
+  var pageToken: String = String()
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -592,6 +605,9 @@ nonisolated struct Gantry_V1_NodeList: Sendable {
 
   var nodes: [Gantry_V1_NodeInfo] = []
 
+  /// "": this was the last page
+  var nextPageToken: String = String()
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -609,31 +625,67 @@ nonisolated struct Gantry_V1_SubmitResponse: Sendable {
   init() {}
 }
 
-nonisolated struct Gantry_V1_AttemptInfo: Sendable {
+nonisolated struct Gantry_V1_AttemptInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var attempt: UInt32 = 0
+  var attempt: UInt32 {
+    get {_storage._attempt}
+    set {_uniqueStorage()._attempt = newValue}
+  }
 
-  var nodeID: String = String()
+  var nodeID: String {
+    get {_storage._nodeID}
+    set {_uniqueStorage()._nodeID = newValue}
+  }
 
-  var engine: String = String()
+  var engine: String {
+    get {_storage._engine}
+    set {_uniqueStorage()._engine = newValue}
+  }
 
   /// "assigned", "running", "succeeded", "failed", "cancelled", "lost"
-  var state: String = String()
+  var state: String {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
 
-  var error: String = String()
+  var error: String {
+    get {_storage._error}
+    set {_uniqueStorage()._error = newValue}
+  }
 
-  var assignedAtUnixMs: Int64 = 0
+  var assignedAtUnixMs: Int64 {
+    get {_storage._assignedAtUnixMs}
+    set {_uniqueStorage()._assignedAtUnixMs = newValue}
+  }
 
-  var startedAtUnixMs: Int64 = 0
+  var startedAtUnixMs: Int64 {
+    get {_storage._startedAtUnixMs}
+    set {_uniqueStorage()._startedAtUnixMs = newValue}
+  }
 
-  var finishedAtUnixMs: Int64 = 0
+  var finishedAtUnixMs: Int64 {
+    get {_storage._finishedAtUnixMs}
+    set {_uniqueStorage()._finishedAtUnixMs = newValue}
+  }
+
+  /// What the attempt cost, once it reported a result.
+  var receipt: Gantry_V1_Receipt {
+    get {_storage._receipt ?? Gantry_V1_Receipt()}
+    set {_uniqueStorage()._receipt = newValue}
+  }
+  /// Returns true if `receipt` has been explicitly set.
+  var hasReceipt: Bool {_storage._receipt != nil}
+  /// Clears the value of `receipt`. Subsequent reads from it will return its default value.
+  mutating func clearReceipt() {_uniqueStorage()._receipt = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 nonisolated struct Gantry_V1_JobInfo: @unchecked Sendable {
@@ -786,12 +838,18 @@ nonisolated struct Gantry_V1_JobList: Sendable {
 
   var jobs: [Gantry_V1_JobInfo] = []
 
+  /// "": this was the last page
+  var nextPageToken: String = String()
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 }
 
 /// A change to a watched job: its new state, and any text generated since the last event.
+/// The output_deltas since the last event with output_reset (or since the watch began),
+/// concatenated, are the job's output so far; the final event's complete it, so they equal
+/// JobResult.output as the coordinator stored it.
 nonisolated struct Gantry_V1_JobEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -809,6 +867,10 @@ nonisolated struct Gantry_V1_JobEvent: Sendable {
   var outputDelta: String = String()
 
   var final: Bool = false
+
+  /// The output started over (its attempt was retried, or the final text differs from what
+  /// was streamed): discard what you have; output_delta begins the new text.
+  var outputReset: Bool = false
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1413,18 +1475,34 @@ nonisolated extension Gantry_V1_StatusRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Gantry_V1_ListNodesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ListNodesRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_token\0\u{1}limit\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Gantry_V1_ListNodesRequest, rhs: Gantry_V1_ListNodesRequest) -> Bool {
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1610,7 +1688,7 @@ nonisolated extension Gantry_V1_SubmitRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Gantry_V1_ListJobsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ListJobsRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}tenant\0\u{1}limit\0\u{3}node_id\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{1}tenant\0\u{1}limit\0\u{3}node_id\0\u{3}page_token\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1622,6 +1700,7 @@ nonisolated extension Gantry_V1_ListJobsRequest: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularStringField(value: &self.tenant) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.nodeID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
       default: break
       }
     }
@@ -1640,6 +1719,9 @@ nonisolated extension Gantry_V1_ListJobsRequest: SwiftProtobuf.Message, SwiftPro
     if !self.nodeID.isEmpty {
       try visitor.visitSingularStringField(value: self.nodeID, fieldNumber: 4)
     }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1648,6 +1730,7 @@ nonisolated extension Gantry_V1_ListJobsRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.tenant != rhs.tenant {return false}
     if lhs.limit != rhs.limit {return false}
     if lhs.nodeID != rhs.nodeID {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2034,7 +2117,7 @@ nonisolated extension Gantry_V1_NodeInfo: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Gantry_V1_NodeList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".NodeList"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nodes\0\u{3}next_page_token\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2043,6 +2126,7 @@ nonisolated extension Gantry_V1_NodeList: SwiftProtobuf.Message, SwiftProtobuf._
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.nodes) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
       default: break
       }
     }
@@ -2052,11 +2136,15 @@ nonisolated extension Gantry_V1_NodeList: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.nodes.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.nodes, fieldNumber: 1)
     }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Gantry_V1_NodeList, rhs: Gantry_V1_NodeList) -> Bool {
     if lhs.nodes != rhs.nodes {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2094,64 +2182,125 @@ nonisolated extension Gantry_V1_SubmitResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Gantry_V1_AttemptInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".AttemptInfo"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempt\0\u{3}node_id\0\u{1}engine\0\u{1}state\0\u{1}error\0\u{3}assigned_at_unix_ms\0\u{3}started_at_unix_ms\0\u{3}finished_at_unix_ms\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attempt\0\u{3}node_id\0\u{1}engine\0\u{1}state\0\u{1}error\0\u{3}assigned_at_unix_ms\0\u{3}started_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}receipt\0")
+
+  fileprivate class _StorageClass {
+    var _attempt: UInt32 = 0
+    var _nodeID: String = String()
+    var _engine: String = String()
+    var _state: String = String()
+    var _error: String = String()
+    var _assignedAtUnixMs: Int64 = 0
+    var _startedAtUnixMs: Int64 = 0
+    var _finishedAtUnixMs: Int64 = 0
+    var _receipt: Gantry_V1_Receipt? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _attempt = source._attempt
+      _nodeID = source._nodeID
+      _engine = source._engine
+      _state = source._state
+      _error = source._error
+      _assignedAtUnixMs = source._assignedAtUnixMs
+      _startedAtUnixMs = source._startedAtUnixMs
+      _finishedAtUnixMs = source._finishedAtUnixMs
+      _receipt = source._receipt
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.nodeID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.engine) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.state) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.error) }()
-      case 6: try { try decoder.decodeSingularInt64Field(value: &self.assignedAtUnixMs) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self.startedAtUnixMs) }()
-      case 8: try { try decoder.decodeSingularInt64Field(value: &self.finishedAtUnixMs) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempt) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._nodeID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._engine) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._state) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._error) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._assignedAtUnixMs) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._startedAtUnixMs) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._finishedAtUnixMs) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._receipt) }()
+        default: break
+        }
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.attempt != 0 {
-      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 1)
-    }
-    if !self.nodeID.isEmpty {
-      try visitor.visitSingularStringField(value: self.nodeID, fieldNumber: 2)
-    }
-    if !self.engine.isEmpty {
-      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 3)
-    }
-    if !self.state.isEmpty {
-      try visitor.visitSingularStringField(value: self.state, fieldNumber: 4)
-    }
-    if !self.error.isEmpty {
-      try visitor.visitSingularStringField(value: self.error, fieldNumber: 5)
-    }
-    if self.assignedAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.assignedAtUnixMs, fieldNumber: 6)
-    }
-    if self.startedAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.startedAtUnixMs, fieldNumber: 7)
-    }
-    if self.finishedAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.finishedAtUnixMs, fieldNumber: 8)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._attempt != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._attempt, fieldNumber: 1)
+      }
+      if !_storage._nodeID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._nodeID, fieldNumber: 2)
+      }
+      if !_storage._engine.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._engine, fieldNumber: 3)
+      }
+      if !_storage._state.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._state, fieldNumber: 4)
+      }
+      if !_storage._error.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._error, fieldNumber: 5)
+      }
+      if _storage._assignedAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._assignedAtUnixMs, fieldNumber: 6)
+      }
+      if _storage._startedAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedAtUnixMs, fieldNumber: 7)
+      }
+      if _storage._finishedAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._finishedAtUnixMs, fieldNumber: 8)
+      }
+      try { if let v = _storage._receipt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Gantry_V1_AttemptInfo, rhs: Gantry_V1_AttemptInfo) -> Bool {
-    if lhs.attempt != rhs.attempt {return false}
-    if lhs.nodeID != rhs.nodeID {return false}
-    if lhs.engine != rhs.engine {return false}
-    if lhs.state != rhs.state {return false}
-    if lhs.error != rhs.error {return false}
-    if lhs.assignedAtUnixMs != rhs.assignedAtUnixMs {return false}
-    if lhs.startedAtUnixMs != rhs.startedAtUnixMs {return false}
-    if lhs.finishedAtUnixMs != rhs.finishedAtUnixMs {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._attempt != rhs_storage._attempt {return false}
+        if _storage._nodeID != rhs_storage._nodeID {return false}
+        if _storage._engine != rhs_storage._engine {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._error != rhs_storage._error {return false}
+        if _storage._assignedAtUnixMs != rhs_storage._assignedAtUnixMs {return false}
+        if _storage._startedAtUnixMs != rhs_storage._startedAtUnixMs {return false}
+        if _storage._finishedAtUnixMs != rhs_storage._finishedAtUnixMs {return false}
+        if _storage._receipt != rhs_storage._receipt {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2421,7 +2570,7 @@ nonisolated extension Gantry_V1_Receipt: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Gantry_V1_JobList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".JobList"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}jobs\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}jobs\0\u{3}next_page_token\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2430,6 +2579,7 @@ nonisolated extension Gantry_V1_JobList: SwiftProtobuf.Message, SwiftProtobuf._M
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.jobs) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
       default: break
       }
     }
@@ -2439,11 +2589,15 @@ nonisolated extension Gantry_V1_JobList: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.jobs.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.jobs, fieldNumber: 1)
     }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Gantry_V1_JobList, rhs: Gantry_V1_JobList) -> Bool {
     if lhs.jobs != rhs.jobs {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2451,7 +2605,7 @@ nonisolated extension Gantry_V1_JobList: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Gantry_V1_JobEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".JobEvent"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{3}output_delta\0\u{1}final\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}job\0\u{3}output_delta\0\u{1}final\0\u{3}output_reset\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2462,6 +2616,7 @@ nonisolated extension Gantry_V1_JobEvent: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularMessageField(value: &self._job) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.outputDelta) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.final) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.outputReset) }()
       default: break
       }
     }
@@ -2481,6 +2636,9 @@ nonisolated extension Gantry_V1_JobEvent: SwiftProtobuf.Message, SwiftProtobuf._
     if self.final != false {
       try visitor.visitSingularBoolField(value: self.final, fieldNumber: 3)
     }
+    if self.outputReset != false {
+      try visitor.visitSingularBoolField(value: self.outputReset, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2488,6 +2646,7 @@ nonisolated extension Gantry_V1_JobEvent: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs._job != rhs._job {return false}
     if lhs.outputDelta != rhs.outputDelta {return false}
     if lhs.final != rhs.final {return false}
+    if lhs.outputReset != rhs.outputReset {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

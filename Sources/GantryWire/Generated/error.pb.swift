@@ -73,6 +73,10 @@ nonisolated enum Gantry_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
   /// shutting down, or a dependency is down
   case unavailable // = 27
   case idleTimeout // = 28
+
+  /// A payload, request type or enum value this receiver does not know: the sender is
+  /// newer. Never fatal; upgrade the receiver to use the feature.
+  case unsupported // = 29
   case `internal` // = 30
   case UNRECOGNIZED(Int)
 
@@ -101,6 +105,7 @@ nonisolated enum Gantry_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case 26: self = .staleAttempt
     case 27: self = .unavailable
     case 28: self = .idleTimeout
+    case 29: self = .unsupported
     case 30: self = .internal
     default: self = .UNRECOGNIZED(rawValue)
     }
@@ -127,6 +132,7 @@ nonisolated enum Gantry_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     case .staleAttempt: return 26
     case .unavailable: return 27
     case .idleTimeout: return 28
+    case .unsupported: return 29
     case .internal: return 30
     case .UNRECOGNIZED(let i): return i
     }
@@ -153,6 +159,7 @@ nonisolated enum Gantry_V1_ErrorCode: SwiftProtobuf.Enum, Swift.CaseIterable {
     .staleAttempt,
     .unavailable,
     .idleTimeout,
+    .unsupported,
     .internal,
   ]
 
@@ -180,7 +187,7 @@ nonisolated struct Gantry_V1_Error: Sendable {
 fileprivate nonisolated let _protobuf_package = "gantry.v1"
 
 nonisolated extension Gantry_V1_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_BAD_FRAME\0\u{1}ERROR_CODE_FRAME_TOO_LARGE\0\u{1}ERROR_CODE_UNEXPECTED_MESSAGE\0\u{2}\u{7}ERROR_CODE_HANDSHAKE_REQUIRED\0\u{1}ERROR_CODE_HANDSHAKE_TIMEOUT\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_AUTH_FAILED\0\u{1}ERROR_CODE_BAD_ROLE\0\u{1}ERROR_CODE_BAD_HELLO\0\u{2}\u{5}ERROR_CODE_BAD_REQUEST\0\u{1}ERROR_CODE_NOT_FOUND\0\u{1}ERROR_CODE_PERMISSION_DENIED\0\u{1}ERROR_CODE_CONFLICT\0\u{1}ERROR_CODE_QUEUE_FULL\0\u{1}ERROR_CODE_LIMIT_EXCEEDED\0\u{1}ERROR_CODE_STALE_ATTEMPT\0\u{1}ERROR_CODE_UNAVAILABLE\0\u{1}ERROR_CODE_IDLE_TIMEOUT\0\u{2}\u{2}ERROR_CODE_INTERNAL\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}ERROR_CODE_BAD_FRAME\0\u{1}ERROR_CODE_FRAME_TOO_LARGE\0\u{1}ERROR_CODE_UNEXPECTED_MESSAGE\0\u{2}\u{7}ERROR_CODE_HANDSHAKE_REQUIRED\0\u{1}ERROR_CODE_HANDSHAKE_TIMEOUT\0\u{1}ERROR_CODE_UNSUPPORTED_VERSION\0\u{1}ERROR_CODE_AUTH_FAILED\0\u{1}ERROR_CODE_BAD_ROLE\0\u{1}ERROR_CODE_BAD_HELLO\0\u{2}\u{5}ERROR_CODE_BAD_REQUEST\0\u{1}ERROR_CODE_NOT_FOUND\0\u{1}ERROR_CODE_PERMISSION_DENIED\0\u{1}ERROR_CODE_CONFLICT\0\u{1}ERROR_CODE_QUEUE_FULL\0\u{1}ERROR_CODE_LIMIT_EXCEEDED\0\u{1}ERROR_CODE_STALE_ATTEMPT\0\u{1}ERROR_CODE_UNAVAILABLE\0\u{1}ERROR_CODE_IDLE_TIMEOUT\0\u{1}ERROR_CODE_UNSUPPORTED\0\u{1}ERROR_CODE_INTERNAL\0")
 }
 
 nonisolated extension Gantry_V1_Error: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

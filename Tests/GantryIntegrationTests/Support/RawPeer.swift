@@ -45,6 +45,20 @@ final class RawPeer: @unchecked Sendable {
         try await channel.writeAndFlush(frame)
     }
 
+    /// Sends a frame around an Envelope's bytes, whatever they hold.
+    func sendBody(_ body: [UInt8]) async throws {
+        var frame = ByteBuffer()
+        frame.writeInteger(UInt32(body.count), endianness: .big)
+        frame.writeBytes(body)
+        try await channel.writeAndFlush(frame)
+    }
+
+    /// The next envelope (message and request id), or nil once the server closed.
+    func receiveEnvelope() async throws -> WireEnvelope? {
+        guard let frame = try await iterator.next() else { return nil }
+        return try WireEnvelope(frame: frame)
+    }
+
     func sendRaw(_ bytes: [UInt8]) async throws {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
