@@ -56,6 +56,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        // The HTTP listeners (the OpenAI-compatible API, /healthz, /metrics). No default traits:
+        // Gantry needs neither swift-configuration nor full Foundation from it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
     ],
     targets: [
         // MARK: core (pure: no I/O, no clock, no NIO/protobuf/SQLite)
@@ -145,6 +150,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "GantryOpenAI",
+            dependencies: ["GantryModel"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: shells
         .target(
             name: "GantryRuntime",
@@ -164,6 +175,12 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                "GantryOpenAI",
             ],
             swiftSettings: swiftSettings
         ),
@@ -253,6 +270,11 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryOpenAITests",
+            dependencies: ["GantryModel", "GantryOpenAI"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

@@ -10,6 +10,12 @@ public struct CoordinatorConfig: Hashable, Sendable {
 
     public var listen = HostPort(host: "127.0.0.1", port: 7420)
     public var http = HostPort(host: "127.0.0.1", port: 7421)
+    /// `[api]`: the OpenAI-compatible HTTP API.
+    public var apiListen = HostPort(host: "127.0.0.1", port: 7422)
+    /// A request body over this gets 413.
+    public var apiMaxBodyBytes = 4 << 20
+    /// How long a request may wait for an engine with room before it gets 503.
+    public var apiMaxQueueWaitMs: Int64 = 30_000
     public var stateDir = "/var/lib/gantry"
     public var maxFrameBytes = 4 * 1024 * 1024
     /// gantryd refuses to start with less free space than this under `state_dir`.
@@ -61,6 +67,12 @@ public struct CoordinatorConfig: Hashable, Sendable {
             maxFrameBytes = try t.int("max_frame_bytes", in: 1024...(256 * 1024 * 1024)) ?? maxFrameBytes
             minFreeBytes = try t.integer("min_free_bytes", in: 0...Int64.max).map { UInt64($0) } ?? minFreeBytes
             try t.rejectUnknownKeys(known: ["listen", "http", "state_dir", "max_frame_bytes", "min_free_bytes"])
+        }
+        if var t = try top.table("api") {
+            apiListen = try t.hostPort("listen") ?? apiListen
+            apiMaxBodyBytes = try t.int("max_body_bytes", in: 1024...(256 << 20)) ?? apiMaxBodyBytes
+            apiMaxQueueWaitMs = try t.durationMillis("max_queue_wait") ?? apiMaxQueueWaitMs
+            try t.rejectUnknownKeys(known: ["listen", "max_body_bytes", "max_queue_wait"])
         }
         if var t = try top.table("auth") {
             joinTokenFile = try t.string("join_token_file") ?? joinTokenFile
@@ -146,7 +158,7 @@ public struct CoordinatorConfig: Hashable, Sendable {
             }
             settings.costOverrides.append(CostOverride(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
         }
-        try top.rejectUnknownKeys(known: ["server", "auth", "heartbeat", "jobs", "placement", "tls", "limits", "log", "cost_override"])
+        try top.rejectUnknownKeys(known: ["server", "api", "auth", "heartbeat", "jobs", "placement", "tls", "limits", "log", "cost_override"])
     }
 }
 

@@ -174,3 +174,18 @@ extension Report {
         ])
     }
 }
+
+extension ApiKey {
+    /// `{id, key, tenant, priority, models, name, max_inflight, created_at, revoked_at}`;
+    /// `key` only when just created.
+    public func json(secret: String?) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [("id", .string(id))]
+        if let secret { pairs.append(("key", .string(secret))) }
+        pairs += [
+            ("tenant", .string(spec.tenant)), ("priority", .int(Int64(spec.priority))),
+            ("models", .array(spec.models.map { .string($0) })), ("name", .string(spec.name)),
+            ("max_inflight", .int(Int64(spec.maxInflight))), ("created_at", .time(createdAt)), ("revoked_at", .time(revokedAt)),
+        ]
+        return .object(pairs)
+    }
+}

@@ -18,7 +18,7 @@ public actor Coordinator {
         var outbox: Outbox
     }
 
-    private var core: CoordinatorCore
+    var core: CoordinatorCore
     private var sessions: [SessionID: Session] = [:]
     private var nextSession: UInt64 = 1
     let options: CoordinatorOptions
@@ -37,6 +37,8 @@ public actor Coordinator {
     nonisolated let queries: AsyncStream<PendingQuery>
     private let queryInbox: AsyncStream<PendingQuery>.Continuation
     var metrics = CoordinatorMetrics()
+    /// API requests in progress: what the core says about each goes to its HTTP handler.
+    private var exchanges: [SessionID: AsyncStream<ExchangeEvent>.Continuation] = [:]
     /// When the core next wants `tick` (the `Ticker` sleeps on it).
     nonisolated let wakeTimer = WakeTimer()
 
@@ -64,7 +66,7 @@ public actor Coordinator {
         guard let store else { return }
         let restored = try await store.loadForRestore(finishedLimit: finishedInMemory)
         let (jobs, nodes) = (restored.jobs, restored.nodes)
-        core.restore(jobs: jobs, nodes: nodes, finishedCounts: restored.counts, now: WallClock.now())
+        core.restore(jobs: jobs, nodes: nodes, finishedCounts: restored.counts, apiKeys: restored.apiKeys, now: WallClock.now())
         let unfinished = jobs.filter { !$0.state.isTerminal }.count
         logger.notice("state loaded", metadata: [
             "store": "\(store.location)", "jobs.unfinished": "\(unfinished)", "nodes": "\(nodes.count)",
@@ -98,8 +100,7 @@ public actor Coordinator {
     /// A connection finished its handshake: register the session and send Welcome, with
     /// the settings the core runs with now.
     func open(peer: EstablishedPeer, address: String, outbox: Outbox) -> SessionID {
-        let id = SessionID(nextSession)
-        nextSession += 1
+        let id = newSessionID()
         sessions[id] = Session(id: id, peer: peer, address: address, outbox: outbox)
         let s = core.settings
         outbox.send(WireEnvelope(.welcome(Welcome(
@@ -123,6 +124,11 @@ public actor Coordinator {
                 session: id, address: session.address, handshakeNodeID: session.peer.nodeID, registration: registration, now: now))
         case (.agent, .agent(let message)):
             execute(timed { core.agentMessage(message, session: id, now: now) })
+        case (.admin, .adminRequest(.createApiKey(let spec))) where envelope.requestID != 0:
+            // The core has no randomness: the key is made here, and only its hash kept.
+            execute(core.createApiKey(
+                spec, newKey: Self.newApiKey(), requestID: envelope.requestID, session: id,
+                permission: session.peer.permission ?? .readOnly, now: now))
         case (.admin, .adminRequest(let request)):
             let permission = session.peer.permission ?? .readOnly
             execute(timed { core.admin(request, requestID: envelope.requestID, session: id, permission: permission, now: now) })
@@ -136,6 +142,19 @@ public actor Coordinator {
         case (let role, let message):
             execute(core.unexpected(message.kind, from: role.rawValue, requestID: envelope.requestID, session: id))
         }
+    }
+
+    func newSessionID() -> SessionID {
+        defer { nextSession += 1 }
+        return SessionID(nextSession)
+    }
+
+    func registerExchange(_ id: SessionID, _ continuation: AsyncStream<ExchangeEvent>.Continuation) {
+        exchanges[id] = continuation
+    }
+
+    func unregisterExchange(_ id: SessionID) {
+        exchanges.removeValue(forKey: id)?.finish()
     }
 
     /// The connection is gone.
@@ -193,7 +212,7 @@ public actor Coordinator {
     /// submission; a `.durable` directive, and every outbound directive after it, waits
     /// until that submission is on disk, so acknowledgements never run ahead of the store
     /// and messages to a peer keep their order.
-    private func execute(_ directives: [CoordinatorDirective]) {
+    func execute(_ directives: [CoordinatorDirective]) {
         var changes: [StoreChange] = []
         for d in directives { if case .persist(let c) = d { changes.append(c) } }
         if !changes.isEmpty, let writer { gate.submitted(writer.submit(changes)) }
@@ -220,6 +239,10 @@ public actor Coordinator {
         switch directive {
         case .send(let id, let message):
             sessions[id]?.outbox.send(WireEnvelope(.coordinator(message)))
+        case .reply(let id, _, let result) where exchanges[id] != nil:
+            exchanges[id]!.yield(.answer(result))
+        case .jobEvent(let id, _, let event) where exchanges[id] != nil:
+            exchanges[id]!.yield(.event(event))
         case .reply(let id, let requestID, let result):
             switch result {
             case .success(let response):

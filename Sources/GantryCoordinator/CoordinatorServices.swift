@@ -1,39 +1,58 @@
 import GantryModel
 public import Logging
 public import NIOCore
-import NIOHTTP1
 public import GantryPersistence
 public import NIOPosix
 public import ServiceLifecycle
 
-/// The coordinator's long-running parts, wired together: the protocol listener, the
-/// HTTP listener and the ticker, all sharing one `Coordinator`.
+/// The coordinator's long-running parts, wired together: the protocol listener, the HTTP
+/// listener (/healthz, /metrics), the API listener (the OpenAI-compatible API), the store's
+/// writer and readers, and the ticker, all sharing one `Coordinator`.
 public struct CoordinatorServices: Sendable {
     public let coordinator: Coordinator
     public let protocolListener: ProtocolListener
-    public let httpListener: HTTPListener
+    public let httpListener: HTTPServer
+    public let apiListener: HTTPServer
     public let ticker: Ticker
+
+    /// Inherited sockets (systemd socket activation), by `FileDescriptorName=`.
+    public struct Descriptors: Sendable {
+        public var protocolListener: CInt?
+        public var http: CInt?
+        public var api: CInt?
+
+        public init(protocolListener: CInt? = nil, http: CInt? = nil, api: CInt? = nil) {
+            self.protocolListener = protocolListener
+            self.http = http
+            self.api = api
+        }
+    }
 
     public init(
         options: CoordinatorOptions, logger: Logger, store: (any CoordinatorStore)? = nil,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        protocolDescriptor: CInt? = nil, httpDescriptor: CInt? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, inherited: Descriptors = Descriptors(),
         metricsText: (@Sendable () -> String)? = nil
     ) {
         let coordinator = Coordinator(options: options, logger: logger, store: store)
         _ = ProcessMetrics.startTime
         self.coordinator = coordinator
-        self.protocolListener = ProtocolListener(coordinator: coordinator, group: group, inheritedDescriptor: protocolDescriptor)
-        self.httpListener = HTTPListener(
-            host: options.config.http.host, port: options.config.http.port, inheritedDescriptor: httpDescriptor, group: group, logger: logger,
-            route: { method, path in await coordinator.http(method: method, path: path, metricsText: metricsText) })
-        self.ticker = Ticker(coordinator: coordinator, retentionMs: options.config.retentionMs, logger: logger)
+        self.protocolListener = ProtocolListener(coordinator: coordinator, group: group, inheritedDescriptor: inherited.protocolListener)
+        let config = options.config
+        self.httpListener = HTTPServer(
+            "HTTP listener", at: inherited.http.map { .descriptor($0) } ?? .address(host: config.http.host, port: config.http.port),
+            responder: HTTPRoutes(coordinator: coordinator, metricsText: metricsText).router().buildResponder(), group: group, logger: logger)
+        self.apiListener = HTTPServer(
+            "API listener", at: inherited.api.map { .descriptor($0) } ?? .address(host: config.apiListen.host, port: config.apiListen.port),
+            responder: APIRoutes(coordinator: coordinator, maxBodyBytes: config.apiMaxBodyBytes, maxQueueWaitMs: config.apiMaxQueueWaitMs)
+                .router().buildResponder(),
+            group: group, logger: logger)
+        self.ticker = Ticker(coordinator: coordinator, retentionMs: config.retentionMs, logger: logger)
     }
 
     /// In start order; a service group stops them in reverse, so the store writer, first
     /// here, is the last to stop and flushes whatever the others handed it.
     public var all: [any Service] {
-        [StoreWriterService(coordinator: coordinator), QueryService(coordinator: coordinator), protocolListener, httpListener, ticker]
+        [StoreWriterService(coordinator: coordinator), QueryService(coordinator: coordinator), protocolListener, httpListener, apiListener, ticker]
     }
 }
 
@@ -51,25 +70,6 @@ struct StoreWriterService: Service {
                 failed: { await coordinator.storeFailed($0) })
         } onGracefulShutdown: {
             writer.finish()
-        }
-    }
-}
-
-extension Coordinator {
-    func http(method: HTTPMethod, path: String, metricsText: (@Sendable () -> String)?) async -> HTTPReply? {
-        switch path {
-        case "/metrics":
-            guard let metricsText else { return nil }
-            refreshMetrics()
-            ProcessMetrics.refresh()
-            return HTTPReply(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metricsText())
-        case "/healthz":
-            let s = status()
-            let ready = s.nodes[.ready] ?? 0
-            let body = "{\"status\":\"ok\",\"nodes_ready\":\(ready),\"queue_depth\":\(s.queueDepth),\"sessions\":\(sessionCount)}\n"
-            return HTTPReply(contentType: "application/json", body: body)
-        default:
-            return nil
         }
     }
 }

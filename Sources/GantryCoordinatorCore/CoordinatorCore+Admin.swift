@@ -94,6 +94,12 @@ extension CoordinatorCore {
             }
             flushIdle(now: now, olderThanMs: 0)
             return (nil, [durable(.query(session, requestID: requestID, .report(by: q.by, from: from, to: to)))])
+        case .createApiKey:
+            return (.failure(GantryError(.internal, "an API key is created with createApiKey, which the shell calls with the key")), [])
+        case .listApiKeys:
+            return (.success(.apiKeys(apiKeys.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }.map(\.listed))), [])
+        case .revokeApiKey(let id):
+            return revokeApiKey(id, now: now)
         }
     }
 
@@ -175,7 +181,7 @@ extension CoordinatorCore {
 
     /// Cancels a queued job at once; a running one is cancelled for the user at once,
     /// while its slot stays held until the agent confirms the engine stopped.
-    mutating func cancel(_ id: JobID, now: Timestamp) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
+    mutating func cancel(_ id: JobID, reason: String = "cancelled by an admin", now: Timestamp) -> (Result<AdminResponse, GantryError>, [CoordinatorDirective]) {
         guard var record = jobs[id] else { return (.failure(unknownJob(id)), []) }
         guard !record.job.state.isTerminal else {
             return (.failure(GantryError(.conflict, "job \(id) is already \(record.job.state.rawValue)")), [])
@@ -185,9 +191,9 @@ extension CoordinatorCore {
         if let attempt = record.job.currentAttempt, !attempt.state.isTerminal,
             let session = nodes[attempt.node]?.session
         {
-            out.append(.send(session, .cancel(AttemptRef(job: id, attempt: attempt.number), reason: "cancelled by an admin")))
+            out.append(.send(session, .cancel(AttemptRef(job: id, attempt: attempt.number), reason: reason)))
         }
-        record.job.error = "cancelled by an admin"
+        record.job.error = reason
         finish(&record, .cancelled, now: now)
         jobs[id] = record
         markDirty(id)
@@ -211,6 +217,9 @@ extension AdminRequest {
         case .watchJob: "jobs watch"
         case .explainJob: "jobs explain"
         case .report: "report"
+        case .createApiKey: "apikeys create"
+        case .listApiKeys: "apikeys ls"
+        case .revokeApiKey: "apikeys revoke"
         }
     }
 }

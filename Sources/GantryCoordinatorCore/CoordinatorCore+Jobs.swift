@@ -119,6 +119,7 @@ extension CoordinatorCore {
         updated.job.attempts[i].startedAt = updated.job.attempts[i].startedAt ?? r.startedAt
         updated.job.usage = r.usage
         updated.job.simulated = r.simulated
+        updated.job.finishReason = r.finishReason
         if let t = r.firstTokenAt { updated.job.firstTokenAt = t }
         if updated.job.startedAt == nil { updated.job.startedAt = r.startedAt }
         if r.outcome == .succeeded || r.outcome == .cancelled {
@@ -191,7 +192,11 @@ extension CoordinatorCore {
             }
         case .failed, .lost, .cancelled:
             let spent = record.job.attempts.filter { [.failed, .lost, .cancelled].contains($0.state) }.count
-            if spent >= settings.maxAttempts {
+            if record.job.spec.interactive, record.job.firstTokenAt != nil || !record.job.output.isEmpty {
+                // A live request whose client has seen text: a new attempt would write other text.
+                record.job.error = "the attempt ended after streaming text to the client (\(reason ?? state.rawValue)); a live request is not retried"
+                finish(&record, .failed, now: now)
+            } else if spent >= settings.maxAttempts {
                 record.job.error = "failed after \(spent) attempt(s); last: \(reason ?? state.rawValue)"
                 finish(&record, .failed, now: now)
             } else {
@@ -250,6 +255,9 @@ extension CoordinatorCore {
     }
 
     mutating func finish(_ record: inout JobRecord, _ state: JobState, now: Timestamp) {
+        if let key = record.job.spec.apiKeyID, !record.job.state.isTerminal, let n = apiInflight[key] {
+            apiInflight[key] = n > 1 ? n - 1 : nil
+        }
         setState(&record, state)
         record.job.finishedAt = now
         finishedOrder.append(record.job.id)

@@ -28,7 +28,7 @@ extension CoordinatorCore {
             all += pendingNotices.map { .notice($0) }
             pendingNotices.removeAll(keepingCapacity: true)
         }
-        guard !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty && pendingIdle.isEmpty) else { return all }
+        guard !(dirtyJobs.isEmpty && dirtyNodes.isEmpty && pendingLedger.isEmpty && pendingIdle.isEmpty && pendingKeys.isEmpty) else { return all }
         all.reserveCapacity(out.count + dirtyJobs.count + dirtyNodes.count + pendingLedger.count)
         for id in dirtyNodes.sorted() {
             if let node = nodes[id] { all.append(.persist(.node(node.persisted))) }
@@ -38,6 +38,8 @@ extension CoordinatorCore {
         }
         for entry in pendingLedger { all.append(.persist(.ledger(entry))) }
         for idle in pendingIdle { all.append(.persist(.idle(idle))) }
+        for key in pendingKeys { all.append(.persist(.apiKey(key))) }
+        pendingKeys.removeAll(keepingCapacity: true)
         pendingIdle.removeAll(keepingCapacity: true)
         dirtyJobs.removeAll(keepingCapacity: true)
         dirtyNodes.removeAll(keepingCapacity: true)
@@ -50,7 +52,10 @@ extension CoordinatorCore {
     /// disconnected until their agents come back — within `ttl`, or the attempts are
     /// retried. The recent terminal jobs are kept for `jobs get/ls`; `finishedCounts` are
     /// the store's counts of every finished job, so `status` counts them all.
-    public mutating func restore(jobs restored: [Job], nodes persisted: [PersistedNode], finishedCounts: [JobState: Int] = [:], now: Timestamp) {
+    public mutating func restore(
+        jobs restored: [Job], nodes persisted: [PersistedNode], finishedCounts: [JobState: Int] = [:], apiKeys keys: [ApiKey] = [], now: Timestamp
+    ) {
+        for key in keys { apiKeys[key.id] = key }
         for p in persisted {
             let record = NodeRecord(persisted: p, now: now, settings: settings)
             nodes[p.id] = record
@@ -86,6 +91,7 @@ extension CoordinatorCore {
                 finishedOrder.append(job.id)
             }
             jobs[job.id] = record
+            if let key = record.job.spec.apiKeyID, !record.job.state.isTerminal { apiInflight[key, default: 0] += 1 }
         }
         // Finished jobs not loaded still count (the store knows them all); a job the loop
         // above retried is not finished.

@@ -33,6 +33,10 @@ public struct CoordinatorCore: Sendable {
     var blockedShapes: [JobQueue.Shape: UInt64] = [:]
 
     var watchers: [JobID: [Watcher]] = [:]
+    /// API keys by id, and each key's requests not yet finished.
+    var apiKeys: [String: ApiKey] = [:]
+    var apiInflight: [String: Int] = [:]
+    var pendingKeys: [ApiKey] = []
     /// Changes not yet handed to the store (see `finish(_:)`).
     var dirtyJobs: Set<JobID> = []
     var dirtyNodes: Set<NodeID> = []

@@ -78,11 +78,15 @@ public enum AdminRequest: Hashable, Sendable {
     case watchJob(JobID)
     case explainJob(JobID)
     case report(ReportQuery)
+    /// A new API key; the answer holds the key itself, the only time it is shown.
+    case createApiKey(ApiKeySpec)
+    case listApiKeys
+    case revokeApiKey(String)
 
     /// The least permission the request needs.
     public var requiredPermission: Permission {
         switch self {
-        case .setNode, .submit, .cancelJob: .admin
+        case .setNode, .submit, .cancelJob, .createApiKey, .listApiKeys, .revokeApiKey: .admin
         case .status, .listNodes, .getNode, .listJobs, .getJob, .watchJob, .explainJob, .report: .readOnly
         }
     }
@@ -239,4 +243,7 @@ public enum AdminResponse: Hashable, Sendable {
     case job(Job)
     case explanation(Explanation)
     case report(Report)
+    /// A key as listed (`secret` nil), or just created (`secret` is the whole key).
+    case apiKey(ApiKey, key: String?)
+    case apiKeys([ApiKey])
 }

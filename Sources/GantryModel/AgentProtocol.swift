@@ -155,11 +155,14 @@ public struct AttemptResult: Hashable, Sendable {
     public var energyMillijoules: UInt64
     public var energyMeasured: Bool
     public var outputTruncated: Bool
+    /// Why generation stopped, as the engine said ("stop", "length", …).
+    public var finishReason: String?
 
     public init(
         ref: AttemptRef, outcome: Outcome, output: String = "", usage: Usage = Usage(), error: String? = nil,
         engine: String = "", startedAt: Timestamp, firstTokenAt: Timestamp? = nil, finishedAt: Timestamp,
-        simulated: Bool = false, energyMillijoules: UInt64 = 0, energyMeasured: Bool = false, outputTruncated: Bool = false
+        simulated: Bool = false, energyMillijoules: UInt64 = 0, energyMeasured: Bool = false, outputTruncated: Bool = false,
+        finishReason: String? = nil
     ) {
         self.ref = ref
         self.outcome = outcome
@@ -174,6 +177,7 @@ public struct AttemptResult: Hashable, Sendable {
         self.energyMillijoules = energyMillijoules
         self.energyMeasured = energyMeasured
         self.outputTruncated = outputTruncated
+        self.finishReason = finishReason
     }
 }
 

@@ -9,9 +9,16 @@ public enum JobState: String, Sendable, CaseIterable, Codable {
     }
 }
 
+/// What a job asks for: a completion of `prompt`, or (`.chat`) an answer to `messages`.
+public enum JobKind: String, Hashable, Sendable, Codable {
+    case completion, chat
+}
+
 /// What a client asks for. Validated by the coordinator on submit.
 public struct JobSpec: Hashable, Sendable {
     public var model: String
+    /// The text to continue; for a chat job, its messages as plain text (what token
+    /// estimates and prefix affinity read).
     public var prompt: String
     public var maxTokens: Int
     /// Higher runs first.
@@ -23,10 +30,22 @@ public struct JobSpec: Hashable, Sendable {
     public var seed: UInt64?
     /// 0: the agent's default.
     public var timeoutMs: Int
+    public var kind: JobKind
+    /// A chat job's OpenAI `messages` array, as JSON: the engine applies its own template.
+    public var messages: String
+    public var stop: [String]
+    public var topP: Float?
+    /// A live request (the OpenAI API): streamed chunk by chunk, and not retried once it
+    /// streamed text.
+    public var interactive: Bool
+    /// The API key the request came with (its id).
+    public var apiKeyID: String?
 
     public init(
         model: String, prompt: String, maxTokens: Int = 0, priority: Int = 0, tenant: String = "",
-        constraints: Labels = [:], temperature: Float? = nil, seed: UInt64? = nil, timeoutMs: Int = 0
+        constraints: Labels = [:], temperature: Float? = nil, seed: UInt64? = nil, timeoutMs: Int = 0,
+        kind: JobKind = .completion, messages: String = "", stop: [String] = [], topP: Float? = nil,
+        interactive: Bool = false, apiKeyID: String? = nil
     ) {
         self.model = model
         self.prompt = prompt
@@ -37,6 +56,12 @@ public struct JobSpec: Hashable, Sendable {
         self.temperature = temperature
         self.seed = seed
         self.timeoutMs = timeoutMs
+        self.kind = kind
+        self.messages = messages
+        self.stop = stop
+        self.topP = topP
+        self.interactive = interactive
+        self.apiKeyID = apiKeyID
     }
 
     public static let defaultTenant = "default"
@@ -128,6 +153,8 @@ public struct Job: Hashable, Sendable {
     public var finishedAt: Timestamp?
     public var simulated: Bool
     public var receipt: Receipt?
+    /// Why generation stopped, as the engine said ("stop", "length", …).
+    public var finishReason: String?
 
     public init(id: JobID, spec: JobSpec, submittedAt: Timestamp) {
         self.id = id

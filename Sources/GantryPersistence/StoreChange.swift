@@ -12,6 +12,8 @@ public enum StoreChange: Hashable, Sendable {
     case ledger(LedgerEntry)
     /// Idle cost accrued on a node.
     case idle(IdleAccrual)
+    /// Insert or update an API key (its hash, never the key).
+    case apiKey(ApiKey)
 
     public var isLedger: Bool {
         if case .ledger = self { return true }

@@ -23,11 +23,13 @@ public struct RestoredState: Sendable {
     public var nodes: [PersistedNode]
     /// Every job in the store, by state (the finished ones are not all loaded).
     public var counts: [JobState: Int]
+    public var apiKeys: [ApiKey]
 
-    public init(jobs: [Job], nodes: [PersistedNode], counts: [JobState: Int]) {
+    public init(jobs: [Job], nodes: [PersistedNode], counts: [JobState: Int], apiKeys: [ApiKey] = []) {
         self.jobs = jobs
         self.nodes = nodes
         self.counts = counts
+        self.apiKeys = apiKeys
     }
 }
 

@@ -6,6 +6,7 @@ enum Schema {
     static let migrations: [(String, @Sendable (Database) throws -> Void)] = [
         ("v1", v1),
         ("v2-cost", v2),
+        ("v3-api", v3),
     ]
 
     static var current: String { migrations.last!.0 }
@@ -112,6 +113,32 @@ enum Schema {
                 overhead_uusd INTEGER NOT NULL
             );
             CREATE INDEX idle_ended_at ON idle(ended_at);
+            """)
+    }
+
+    /// The OpenAI-compatible API: chat jobs and their sampling parameters, live requests,
+    /// the API key a job came with, the engine's finish reason, and API keys (their SHA-256,
+    /// never the key).
+    static func v3(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'completion';
+            ALTER TABLE jobs ADD COLUMN messages TEXT;
+            ALTER TABLE jobs ADD COLUMN stop TEXT;
+            ALTER TABLE jobs ADD COLUMN top_p REAL;
+            ALTER TABLE jobs ADD COLUMN interactive INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE jobs ADD COLUMN api_key_id TEXT;
+            ALTER TABLE jobs ADD COLUMN finish_reason TEXT;
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                secret_sha256 BLOB NOT NULL,
+                tenant TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                models TEXT NOT NULL,
+                name TEXT NOT NULL,
+                max_inflight INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            ) WITHOUT ROWID;
             """)
     }
 }

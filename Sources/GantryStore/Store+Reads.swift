@@ -1,6 +1,7 @@
 public import GantryModel
 public import GantryPersistence
 import GRDB
+import Foundation
 
 extension Store {
     /// What a restarted coordinator needs: every unfinished job, the most recent
@@ -14,7 +15,16 @@ extension Store {
             for row in try Row.fetchAll(db, sql: "SELECT state, count(*) FROM jobs GROUP BY state") {
                 if let state = JobState(rawValue: row[0]) { counts[state] = row[1] }
             }
-            return RestoredState(jobs: jobs, nodes: nodes, counts: counts)
+            let keys = try Row.fetchAll(db, sql: """
+                SELECT id, secret_sha256, tenant, priority, models, name, max_inflight, created_at, revoked_at FROM api_keys
+                """).map { row in
+                let hash: Data = row[1]
+                let models: String = row[4]
+                return ApiKey(
+                    id: row[0], spec: ApiKeySpec(tenant: row[2], priority: row[3], models: unjson([String].self, models) ?? [], name: row[5], maxInflight: row[6]),
+                    secretHash: Array(hash), createdAt: Timestamp(unixMillis: row[7]), revokedAt: timestamp(row[8]))
+            }
+            return RestoredState(jobs: jobs, nodes: nodes, counts: counts, apiKeys: keys)
         }
     }
 
@@ -70,7 +80,8 @@ extension Store {
     /// of a restart's time.
     static let jobColumns = """
         id, state, model, prompt, max_tokens, priority, tenant, constraints, temperature, seed, timeout_ms, submitted_at,
-        started_at, first_token_at, finished_at, output, prompt_tokens, completion_tokens, tokens_estimated, simulated, error
+        started_at, first_token_at, finished_at, output, prompt_tokens, completion_tokens, tokens_estimated, simulated, error,
+        kind, messages, stop, top_p, interactive, api_key_id, finish_reason
         """
     static let attemptColumns = "job_id, number, node, engine, state, error, assigned_at, started_at, finished_at"
 
@@ -112,10 +123,14 @@ extension Store {
         let constraints: String? = row[7]
         let temperature: Double? = row[8]
         let seed: Int64? = row[9]
+        let stop: String? = row[23]
+        let topP: Double? = row[24]
         let spec = JobSpec(
             model: row[2], prompt: row[3] ?? "", maxTokens: row[4], priority: row[5], tenant: row[6],
             constraints: unjsonLabels(constraints) ?? [:], temperature: temperature.map { Float($0) },
-            seed: seed.map { UInt64(bitPattern: $0) }, timeoutMs: row[10])
+            seed: seed.map { UInt64(bitPattern: $0) }, timeoutMs: row[10], kind: JobKind(rawValue: row[21]) ?? .completion,
+            messages: row[22] ?? "", stop: stop.flatMap { unjson([String].self, $0) } ?? [], topP: topP.map { Float($0) },
+            interactive: row[25], apiKeyID: row[26])
         var job = Job(id: JobID(rawValue: UInt64(bitPattern: rawID)), spec: spec, submittedAt: Timestamp(unixMillis: row[11]))
         job.state = state
         job.startedAt = timestamp(row[12])
@@ -125,6 +140,7 @@ extension Store {
         job.usage = Usage(promptTokens: row[16], completionTokens: row[17], estimated: row[18])
         job.simulated = row[19]
         job.error = row[20]
+        job.finishReason = row[27]
         return job
     }
 

@@ -90,6 +90,7 @@ public final class Store: Sendable {
         var nodes: [NodeID: PersistedNode] = [:]
         var ledger: [LedgerEntry] = []
         var idle: [IdleAccrual] = []
+        var keys: [ApiKey] = []
         for change in changes {
             switch change {
             case .job(let j):
@@ -97,6 +98,7 @@ public final class Store: Sendable {
             case .node(let n): nodes[n.id] = n
             case .ledger(let e): ledger.append(e)
             case .idle(let i): idle.append(i)
+            case .apiKey(let k): keys.append(k)
             }
         }
         try pool.write { db in
@@ -129,6 +131,13 @@ public final class Store: Sendable {
                     r.depreciationMicroUSD, r.energyMicroUSD, r.overheadMicroUSD,
                 ])
             }
+            let keyStatement = try db.cachedStatement(sql: Self.upsertKeySQL)
+            for k in keys {
+                try keyStatement.execute(arguments: [
+                    k.id, Data(k.secretHash), k.spec.tenant, k.spec.priority, json(k.spec.models), k.spec.name, k.spec.maxInflight,
+                    k.createdAt.unixMillis, k.revokedAt?.unixMillis,
+                ])
+            }
             let idleStatement = try db.cachedStatement(sql: Self.insertIdleSQL)
             for i in idle {
                 try idleStatement.execute(arguments: [
@@ -142,12 +151,19 @@ public final class Store: Sendable {
     static let upsertJobSQL = """
         INSERT INTO jobs (id, state, model, prompt, max_tokens, priority, tenant, constraints, temperature, seed, timeout_ms,
             submitted_at, started_at, first_token_at, finished_at, output, prompt_tokens, completion_tokens, tokens_estimated,
-            simulated, error)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            simulated, error, kind, messages, stop, top_p, interactive, api_key_id, finish_reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT(id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
             first_token_at = excluded.first_token_at, finished_at = excluded.finished_at, output = excluded.output,
             prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-            tokens_estimated = excluded.tokens_estimated, simulated = excluded.simulated, error = excluded.error
+            tokens_estimated = excluded.tokens_estimated, simulated = excluded.simulated, error = excluded.error,
+            finish_reason = excluded.finish_reason
+        """
+
+    static let upsertKeySQL = """
+        INSERT INTO api_keys (id, secret_sha256, tenant, priority, models, name, max_inflight, created_at, revoked_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET revoked_at = excluded.revoked_at
         """
 
     static let upsertAttemptSQL = """
@@ -185,6 +201,8 @@ public final class Store: Sendable {
             labelsJSON(s.constraints), temperature, seed, s.timeoutMs,
             job.submittedAt.unixMillis, job.startedAt?.unixMillis, job.firstTokenAt?.unixMillis, job.finishedAt?.unixMillis,
             job.output, job.usage.promptTokens, job.usage.completionTokens, job.usage.estimated, job.simulated, job.error,
+            s.kind.rawValue, s.kind == .chat ? s.messages : nil, s.stop.isEmpty ? nil : json(s.stop), s.topP.map { Double($0) },
+            s.interactive, s.apiKeyID, job.finishReason,
         ]
     }
 
@@ -194,7 +212,7 @@ public final class Store: Sendable {
     public func pruneOutputs(finishedBefore cutoff: Timestamp) throws -> Int {
         try pool.write { db in
             try db.execute(sql: """
-                UPDATE jobs SET prompt = NULL, output = NULL, pruned = 1
+                UPDATE jobs SET prompt = NULL, output = NULL, messages = NULL, pruned = 1
                 WHERE pruned = 0 AND finished_at IS NOT NULL AND finished_at < ?
                 """, arguments: [cutoff.unixMillis])
             return db.changesCount

@@ -47,6 +47,11 @@ extension AdminRequest {
                 throw GantryError(.badRequest, "report by '\(r.by)' is not one of node, pool, model, tenant")
             }
             self = .report(ReportQuery(by: by, from: timestamp(r.fromUnixMs), to: timestamp(r.toUnixMs)))
+        case .createApiKey(let r): self = .createApiKey(ApiKeySpec(r.spec))
+        case .listApiKeys: self = .listApiKeys
+        case .revokeApiKey(let r):
+            guard !r.id.isEmpty else { throw GantryError(.badRequest, "RevokeApiKeyRequest names no key id") }
+            self = .revokeApiKey(r.id)
         }
     }
 
@@ -93,6 +98,9 @@ extension AdminRequest {
                     $0.fromUnixMs = q.from?.unixMillis ?? 0
                     $0.toUnixMs = q.to?.unixMillis ?? 0
                 }
+            case .createApiKey(let spec): $0.createApiKey = .with { $0.spec = spec.proto }
+            case .listApiKeys: $0.listApiKeys = .init()
+            case .revokeApiKey(let id): $0.revokeApiKey = .with { $0.id = id }
             }
         }
     }
@@ -119,6 +127,8 @@ extension AdminResponse {
         case .job(let j): self = .job(try Job(j))
         case .explanation(let e): self = .explanation(try Explanation(e))
         case .report(let r): self = .report(try Report(r))
+        case .apiKey(let k): self = .apiKey(ApiKey(k), key: k.key.isEmpty ? nil : k.key)
+        case .apiKeys(let l): self = .apiKeys(l.keys.map(ApiKey.init))
         }
     }
 
@@ -141,6 +151,10 @@ extension AdminResponse {
             case .job(let j): $0.job = j.proto
             case .explanation(let e): $0.explanation = e.proto
             case .report(let r): $0.report = r.proto
+            case .apiKey(let k, let key):
+                $0.apiKey = k.proto
+                $0.apiKey.key = key ?? ""
+            case .apiKeys(let keys): $0.apiKeys = .with { $0.keys = keys.map(\.proto) }
             }
         }
     }
@@ -300,6 +314,40 @@ extension Report {
             $0.toUnixMs = to.unixMillis
             $0.rows = rows.map(\.proto)
             $0.total = total.proto
+        }
+    }
+}
+
+extension ApiKeySpec {
+    init(_ p: Gantry_V1_ApiKeySpec) {
+        self.init(tenant: p.tenant, priority: Int(p.priority), models: p.models, name: p.name, maxInflight: Int(p.maxInflight))
+    }
+
+    var proto: Gantry_V1_ApiKeySpec {
+        .with {
+            $0.tenant = tenant
+            $0.priority = Int32(clamping: priority)
+            $0.models = models
+            $0.name = name
+            $0.maxInflight = UInt32(clamping: maxInflight)
+        }
+    }
+}
+
+extension ApiKey {
+    /// A key as the wire shows it: never its secret's hash.
+    init(_ p: Gantry_V1_ApiKeyInfo) {
+        self.init(
+            id: p.id, spec: ApiKeySpec(p.spec), secretHash: [], createdAt: Timestamp(unixMillis: p.createdAtUnixMs),
+            revokedAt: timestamp(p.revokedAtUnixMs))
+    }
+
+    var proto: Gantry_V1_ApiKeyInfo {
+        .with {
+            $0.id = id
+            $0.spec = spec.proto
+            $0.createdAtUnixMs = createdAt.unixMillis
+            $0.revokedAtUnixMs = revokedAt?.unixMillis ?? 0
         }
     }
 }

@@ -5,7 +5,8 @@ extension JobSpec {
         self.init(
             model: p.model, prompt: p.prompt, maxTokens: Int(p.maxTokens), priority: Int(p.priority), tenant: p.tenant,
             constraints: p.constraints, temperature: p.hasTemperature ? p.temperature : nil, seed: p.hasSeed ? p.seed : nil,
-            timeoutMs: Int(p.timeoutMs))
+            timeoutMs: Int(p.timeoutMs), kind: JobKind(p.kind), messages: p.messagesJson, stop: p.stop,
+            topP: p.hasTopP ? p.topP : nil, interactive: p.interactive, apiKeyID: p.apiKeyID.isEmpty ? nil : p.apiKeyID)
     }
 
     var proto: Gantry_V1_JobSpec {
@@ -19,15 +20,33 @@ extension JobSpec {
             if let t = temperature { $0.temperature = t }
             if let s = seed { $0.seed = s }
             $0.timeoutMs = UInt32(clamping: timeoutMs)
+            $0.kind = kind.proto
+            $0.messagesJson = messages
+            $0.stop = stop
+            if let p = topP { $0.topP = p }
+            $0.interactive = interactive
+            $0.apiKeyID = apiKeyID ?? ""
         }
     }
+}
+
+extension JobKind {
+    init(_ p: Gantry_V1_JobKind) {
+        switch p {
+        case .chat: self = .chat
+        default: self = .completion
+        }
+    }
+
+    var proto: Gantry_V1_JobKind { self == .chat ? .chat : .completion }
 }
 
 extension Assignment {
     init(_ p: Gantry_V1_JobAssign) throws(GantryError) {
         let spec = JobSpec(
             model: p.model, prompt: p.prompt, maxTokens: Int(p.maxTokens), tenant: p.tenant,
-            temperature: p.hasTemperature ? p.temperature : nil, seed: p.hasSeed ? p.seed : nil, timeoutMs: Int(p.timeoutMs))
+            temperature: p.hasTemperature ? p.temperature : nil, seed: p.hasSeed ? p.seed : nil, timeoutMs: Int(p.timeoutMs),
+            kind: JobKind(p.kind), messages: p.messagesJson, stop: p.stop, topP: p.hasTopP ? p.topP : nil, interactive: p.stream)
         self.init(ref: try AttemptRef(job: p.jobID, attempt: p.attempt), engine: p.engine, spec: spec, submittedAt: Timestamp(unixMillis: p.submittedAtUnixMs))
     }
 
@@ -44,6 +63,11 @@ extension Assignment {
             $0.submittedAtUnixMs = submittedAt.unixMillis
             if let t = spec.temperature { $0.temperature = t }
             if let s = spec.seed { $0.seed = s }
+            $0.kind = spec.kind.proto
+            $0.messagesJson = spec.messages
+            $0.stop = spec.stop
+            if let p = spec.topP { $0.topP = p }
+            $0.stream = spec.interactive
         }
     }
 }
@@ -94,7 +118,7 @@ extension AttemptResult {
             error: p.error.isEmpty ? nil : p.error, engine: p.engine, startedAt: Timestamp(unixMillis: p.startedAtUnixMs),
             firstTokenAt: timestamp(p.firstTokenAtUnixMs), finishedAt: Timestamp(unixMillis: p.finishedAtUnixMs),
             simulated: p.simulated, energyMillijoules: p.energyMillijoules, energyMeasured: p.energyMeasured,
-            outputTruncated: p.outputTruncated)
+            outputTruncated: p.outputTruncated, finishReason: p.finishReason.isEmpty ? nil : p.finishReason)
     }
 
     var proto: Gantry_V1_JobResult {
@@ -118,6 +142,7 @@ extension AttemptResult {
             $0.energyMillijoules = energyMillijoules
             $0.energyMeasured = energyMeasured
             $0.outputTruncated = outputTruncated
+            $0.finishReason = finishReason ?? ""
         }
     }
 }
@@ -172,6 +197,7 @@ extension Job {
         self.firstTokenAt = timestamp(p.firstTokenAtUnixMs)
         self.simulated = p.simulated
         self.receipt = p.hasReceipt ? Receipt(p.receipt) : nil
+        self.finishReason = p.finishReason.isEmpty ? nil : p.finishReason
     }
 
     var proto: Gantry_V1_JobInfo {
@@ -201,6 +227,7 @@ extension Job {
             $0.finishedAtUnixMs = finishedAt?.unixMillis ?? 0
             $0.firstTokenAtUnixMs = firstTokenAt?.unixMillis ?? 0
             $0.simulated = simulated
+            $0.finishReason = finishReason ?? ""
             if let r = receipt {
                 $0.receipt = r.proto
                 $0.costMicroUsd = r.totalMicroUSD

@@ -20,7 +20,7 @@ struct Gantryctl: AsyncParsableCommand {
             the token from --token-file, $GANTRY_TOKEN_FILE, or /etc/gantry/admin.token.
             """,
         version: GantryVersion.current,
-        subcommands: [Status.self, Nodes.self, Submit.self, Jobs.self, ReportCommand.self])
+        subcommands: [Status.self, Nodes.self, Submit.self, Jobs.self, ReportCommand.self, ApiKeys.self])
 
     static func main() async {
         let arguments = GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst()))

@@ -32,6 +32,9 @@ struct GantryD: AsyncParsableCommand {
     @Option(help: "HTTP listener for /healthz and /metrics, HOST:PORT.")
     var http: String?
 
+    @Option(help: "The OpenAI-compatible API listener, HOST:PORT.")
+    var api: String?
+
     @Option(name: .customLong("state-dir"), help: "Directory for durable state.")
     var stateDir: String?
 
@@ -57,6 +60,7 @@ struct GantryD: AsyncParsableCommand {
         }
         if let listen { settings.listen = try flagAddress(listen, "--listen") }
         if let http { settings.http = try flagAddress(http, "--http") }
+        if let api { settings.apiListen = try flagAddress(api, "--api") }
         if let stateDir { settings.stateDir = stateDir }
         if let logLevel { settings.logLevel = logLevel }
         guard let level = Logger.Level(name: settings.logLevel) else {
@@ -111,8 +115,9 @@ struct GantryD: AsyncParsableCommand {
             logger.info("socket-activated", metadata: ["sockets": "\(inherited.keys.sorted().joined(separator: ","))"])
         }
         let services = CoordinatorServices(
-            options: options, logger: logger, store: store, protocolDescriptor: inherited["gantry"],
-            httpDescriptor: inherited["http"], metricsText: { registry.emitToString() })
+            options: options, logger: logger, store: store,
+            inherited: .init(protocolListener: inherited["gantry"], http: inherited["http"], api: inherited["api"]),
+            metricsText: { registry.emitToString() })
         let command = self
         let coordinator = services.coordinator
         let supervisor = SupervisorService(
@@ -120,7 +125,8 @@ struct GantryD: AsyncParsableCommand {
             ready: {
                 let protocolAddress = try await services.protocolListener.address.value
                 let httpAddress = try await services.httpListener.address.value
-                return "listening on \(protocolAddress) and \(httpAddress)"
+                let apiAddress = try await services.apiListener.address.value
+                return "listening on \(protocolAddress), \(httpAddress) (HTTP) and \(apiAddress) (API)"
             },
             status: { await coordinator.statusLine() },
             reload: {
@@ -140,7 +146,7 @@ struct GantryD: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.notice("gantryd starting", metadata: [
-            "version": "\(GantryVersion.current)", "listen": "\(settings.listen)", "http": "\(settings.http)",
+            "version": "\(GantryVersion.current)", "listen": "\(settings.listen)", "http": "\(settings.http)", "api": "\(settings.apiListen)",
         ])
         do {
             try await group.run()

@@ -33,7 +33,7 @@ struct SystemdIntegrationTests {
         deinit { close(fd); unlink(path) }
     }
 
-    func gantrydConfig(_ scratch: Scratch, listen: String = "127.0.0.1:0", http: String = "127.0.0.1:0") throws -> String {
+    func gantrydConfig(_ scratch: Scratch, listen: String = "127.0.0.1:0", http: String = "127.0.0.1:0", api: String = "127.0.0.1:0") throws -> String {
         try FileManager.default.createDirectory(atPath: scratch.path + "/state", withIntermediateDirectories: true)
         return try scratch.write("gantryd.toml", """
             [server]
@@ -41,6 +41,8 @@ struct SystemdIntegrationTests {
             http = "\(http)"
             state_dir = "\(scratch.path)/state"
             min_free_bytes = 0
+            [api]
+            listen = "\(api)"
             [auth]
             join_token_file = "\(scratch.file("join.token"))"
             admin_token_file = "\(scratch.file("admin.token"))"
@@ -73,22 +75,25 @@ struct SystemdIntegrationTests {
         #expect(d.terminationStatus == 0)
     }
 
-    @Test("socket activation: gantryd started by systemd-socket-activate on two named sockets serves an agent and /healthz")
+    @Test("socket activation: gantryd started by systemd-socket-activate on three named sockets serves an agent, /healthz and the API")
     func socketActivation() async throws {
         let activate = "/usr/bin/systemd-socket-activate"
         try #require(FileManager.default.isExecutableFile(atPath: activate), "systemd-socket-activate is missing (apt-get install systemd)")
         let scratch = try Scratch()
-        let (p1, p2) = (try freePort(), try freePort())
+        let (p1, p2, p3) = (try freePort(), try freePort(), try freePort())
         // gantryd's own config names other ports: the inherited sockets must win.
-        let config = try gantrydConfig(scratch, listen: "127.0.0.1:1", http: "127.0.0.1:1")
+        let config = try gantrydConfig(scratch, listen: "127.0.0.1:1", http: "127.0.0.1:1", api: "127.0.0.1:1")
         let d = try Daemon(activate, [
-            "-l", "127.0.0.1:\(p1)", "-l", "127.0.0.1:\(p2)", "--fdname=gantry:http",
+            "-l", "127.0.0.1:\(p1)", "-l", "127.0.0.1:\(p2)", "-l", "127.0.0.1:\(p3)", "--fdname=gantry:http:api",
             Binaries.path("gantryd"), "--config", config,
         ], name: "activated", logDirectory: scratch.url)
         // systemd-socket-activate starts gantryd on the first connection, like systemd does.
         let (status, body) = try await httpGet("http://127.0.0.1:\(p2)/healthz")
         #expect(status == 200 && body.contains("\"status\":\"ok\""))
-        _ = try await d.awaitLog("socket-activated sockets=gantry,http")
+        _ = try await d.awaitLog("socket-activated sockets=api,gantry,http")
+        // The API answers on its inherited socket (a request without a key: 401, in OpenAI's shape).
+        let (apiStatus, apiBody) = try await httpGet("http://127.0.0.1:\(p3)/v1/models")
+        #expect(apiStatus == 401 && apiBody.contains("\"error\""), "\(apiStatus) \(apiBody)")
         try FileManager.default.createDirectory(atPath: scratch.path + "/a", withIntermediateDirectories: true)
         let agentConfig = try scratch.write("a.toml", """
             coordinator = "127.0.0.1:\(p1)"

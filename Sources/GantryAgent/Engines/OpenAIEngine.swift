@@ -9,10 +9,13 @@ import NIOHTTP1
 
 /// Any OpenAI-compatible server: vLLM, SGLang, llama.cpp's llama-server, TGI, Ollama.
 ///
-/// POSTs `/v1/completions` with `stream: true` and `stream_options.include_usage`, reads
-/// the server-sent events, records the first-token time, and takes the server's final
-/// `usage`. When the server sends none, it counts streamed chunks and marks the counts
-/// estimated. Cancelling the task aborts the HTTP request.
+/// POSTs `/v1/completions` (or, for a chat job, `/v1/chat/completions` with the job's
+/// messages, so the engine applies its own chat template) with `stream: true` and
+/// `stream_options.include_usage`, reads the server-sent events, records the first-token
+/// time, and takes the server's final `usage` and finish reason. When the server sends no
+/// usage, it counts streamed chunks and marks the counts estimated. A live request's chunks
+/// go to the coordinator one by one, at once; others at most every 100 ms. Cancelling the
+/// task aborts the HTTP request, so the engine frees the slot.
 public struct OpenAIEngine: Engine {
     public let config: EngineConfig
     let client: HTTPClient
@@ -43,30 +46,41 @@ public struct OpenAIEngine: Engine {
 
     static func requestBody(_ a: Assignment) -> Data {
         var body: [String: Any] = [
-            "model": a.spec.model, "prompt": a.spec.prompt, "max_tokens": a.spec.maxTokens,
-            "stream": true, "stream_options": ["include_usage": true],
+            "model": a.spec.model, "max_tokens": a.spec.maxTokens, "stream": true, "stream_options": ["include_usage": true],
         ]
+        if a.spec.kind == .chat, let messages = try? JSONSerialization.jsonObject(with: Data(a.spec.messages.utf8)) {
+            body["messages"] = messages
+        } else {
+            body["prompt"] = a.spec.prompt
+        }
         if let t = a.spec.temperature { body["temperature"] = Double(t) }
+        if let p = a.spec.topP { body["top_p"] = Double(p) }
         if let s = a.spec.seed { body["seed"] = s }
+        if !a.spec.stop.isEmpty { body["stop"] = a.spec.stop }
         return (try? JSONSerialization.data(withJSONObject: body)) ?? Data()
+    }
+
+    static func path(_ a: Assignment) -> String {
+        a.spec.kind == .chat ? "/v1/chat/completions" : "/v1/completions"
     }
 
     public func run(_ a: Assignment, progress: @escaping @Sendable (JobProgress) async -> Void) async -> AttemptResult {
         let startedAt = WallClock.now()
         let timeoutMs = a.spec.timeoutMs > 0 ? Int64(a.spec.timeoutMs) : config.timeoutMs
-        var request = HTTPClientRequest(url: config.url + "/v1/completions")
+        let path = Self.path(a)
+        var request = HTTPClientRequest(url: config.url + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         request.body = .bytes(ByteBuffer(bytes: Self.requestBody(a)))
 
-        var stream = CompletionStream(ref: a.ref, maxOutputBytes: maxOutputBytes)
+        var stream = CompletionStream(ref: a.ref, maxOutputBytes: maxOutputBytes, progressEveryMs: a.spec.interactive ? 0 : 100)
         do {
             let response = try await executeRetryingStaleConnection(request, timeoutMs: timeoutMs)
             guard response.status == .ok else {
                 let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
-                return .failure(a, engine: config.name, startedAt: startedAt, error: "POST /v1/completions returned HTTP \(response.status.code): \(body.prefix(300))")
+                return .failure(a, engine: config.name, startedAt: startedAt, error: "POST \(path) returned HTTP \(response.status.code): \(body.prefix(300))")
             }
             for try await chunk in response.body {
                 for p in try stream.feed(chunk.readableBytesView, now: WallClock.now()) { await progress(p) }
@@ -89,7 +103,8 @@ public struct OpenAIEngine: Engine {
         }
         return AttemptResult(
             ref: a.ref, outcome: .succeeded, output: stream.output.text, usage: stream.usage, engine: config.name,
-            startedAt: startedAt, firstTokenAt: stream.firstTokenAt, finishedAt: WallClock.now(), outputTruncated: stream.output.truncated)
+            startedAt: startedAt, firstTokenAt: stream.firstTokenAt, finishedAt: WallClock.now(), outputTruncated: stream.output.truncated,
+            finishReason: stream.finishReason)
     }
 }
 
@@ -129,8 +144,8 @@ struct CompletionStream {
     var finishReason: String?
     var serverError: String?
 
-    init(ref: AttemptRef, maxOutputBytes: Int) {
-        self.throttle = ProgressThrottle(ref: ref)
+    init(ref: AttemptRef, maxOutputBytes: Int, progressEveryMs: Int64 = 100) {
+        self.throttle = ProgressThrottle(ref: ref, intervalMs: progressEveryMs)
         self.output = OutputBuffer(limit: maxOutputBytes)
     }
 
@@ -155,7 +170,9 @@ struct CompletionStream {
                 continue
             }
             if let choices = object["choices"] as? [[String: Any]], let first = choices.first {
-                if let text = first["text"] as? String, !text.isEmpty {
+                // A completion chunk carries `text`; a chat chunk `delta.content`.
+                let text = (first["text"] as? String) ?? ((first["delta"] as? [String: Any])?["content"] as? String)
+                if let text, !text.isEmpty {
                     chunks += 1
                     output.append(text)
                     if let p = throttle.add(text, tokens: 1, now: now) { out.append(p) }

@@ -22,7 +22,7 @@ public struct SimEngine: Engine {
         let startedAt = WallClock.now()
         let clock = ContinuousClock()
         let start = clock.now
-        var throttle = ProgressThrottle(ref: a.ref)
+        var throttle = ProgressThrottle(ref: a.ref, intervalMs: a.spec.interactive ? 0 : 100)
         var output = OutputBuffer(limit: maxOutputBytes)
         let n = max(0, a.spec.maxTokens)
         let promptTokens = SimText.promptTokens(a.spec.prompt)
@@ -45,7 +45,7 @@ public struct SimEngine: Engine {
                 ref: a.ref, outcome: .succeeded, output: output.text,
                 usage: Usage(promptTokens: promptTokens, completionTokens: n, estimated: false), engine: config.name,
                 startedAt: startedAt, firstTokenAt: firstTokenAt, finishedAt: WallClock.now(), simulated: true,
-                outputTruncated: output.truncated)
+                outputTruncated: output.truncated, finishReason: "length")
         } catch {
             var r = AttemptResult.failure(a, engine: config.name, startedAt: startedAt, error: "cancelled", cancelled: true)
             r.output = output.text

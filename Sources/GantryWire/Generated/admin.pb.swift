@@ -117,6 +117,30 @@ nonisolated struct Gantry_V1_AdminRequest: Sendable {
     set {request = .report(newValue)}
   }
 
+  var createApiKey: Gantry_V1_CreateApiKeyRequest {
+    get {
+      if case .createApiKey(let v)? = request {return v}
+      return Gantry_V1_CreateApiKeyRequest()
+    }
+    set {request = .createApiKey(newValue)}
+  }
+
+  var listApiKeys: Gantry_V1_ListApiKeysRequest {
+    get {
+      if case .listApiKeys(let v)? = request {return v}
+      return Gantry_V1_ListApiKeysRequest()
+    }
+    set {request = .listApiKeys(newValue)}
+  }
+
+  var revokeApiKey: Gantry_V1_RevokeApiKeyRequest {
+    get {
+      if case .revokeApiKey(let v)? = request {return v}
+      return Gantry_V1_RevokeApiKeyRequest()
+    }
+    set {request = .revokeApiKey(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -131,6 +155,9 @@ nonisolated struct Gantry_V1_AdminRequest: Sendable {
     case watchJob(Gantry_V1_WatchJobRequest)
     case explainJob(Gantry_V1_ExplainJobRequest)
     case report(Gantry_V1_ReportRequest)
+    case createApiKey(Gantry_V1_CreateApiKeyRequest)
+    case listApiKeys(Gantry_V1_ListApiKeysRequest)
+    case revokeApiKey(Gantry_V1_RevokeApiKeyRequest)
 
   }
 
@@ -208,6 +235,22 @@ nonisolated struct Gantry_V1_AdminResponse: Sendable {
     set {response = .report(newValue)}
   }
 
+  var apiKey: Gantry_V1_ApiKeyInfo {
+    get {
+      if case .apiKey(let v)? = response {return v}
+      return Gantry_V1_ApiKeyInfo()
+    }
+    set {response = .apiKey(newValue)}
+  }
+
+  var apiKeys: Gantry_V1_ApiKeyList {
+    get {
+      if case .apiKeys(let v)? = response {return v}
+      return Gantry_V1_ApiKeyList()
+    }
+    set {response = .apiKeys(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Response: Equatable, Sendable {
@@ -219,6 +262,8 @@ nonisolated struct Gantry_V1_AdminResponse: Sendable {
     case job(Gantry_V1_JobInfo)
     case explanation(Gantry_V1_Explanation)
     case report(Gantry_V1_Report)
+    case apiKey(Gantry_V1_ApiKeyInfo)
+    case apiKeys(Gantry_V1_ApiKeyList)
 
   }
 
@@ -364,12 +409,36 @@ nonisolated struct Gantry_V1_JobSpec: Sendable {
 
   var timeoutMs: UInt32 = 0
 
+  /// See JobAssign: a chat job's messages, stop sequences, nucleus sampling.
+  var kind: Gantry_V1_JobKind = .completion
+
+  var messagesJson: String = String()
+
+  var stop: [String] = []
+
+  var topP: Float {
+    get {_topP ?? 0}
+    set {_topP = newValue}
+  }
+  /// Returns true if `topP` has been explicitly set.
+  var hasTopP: Bool {self._topP != nil}
+  /// Clears the value of `topP`. Subsequent reads from it will return its default value.
+  mutating func clearTopP() {self._topP = nil}
+
+  /// A live request (set by the OpenAI API): every chunk is streamed at once, and an attempt
+  /// that already streamed text is not retried (the client has seen it).
+  var interactive: Bool = false
+
+  /// The API key (its id) the request came with, if any.
+  var apiKeyID: String = String()
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
   fileprivate var _temperature: Float? = nil
   fileprivate var _seed: UInt64? = nil
+  fileprivate var _topP: Float? = nil
 }
 
 /// Jobs are accepted all or nothing: the response lists their ids in input
@@ -459,6 +528,117 @@ nonisolated struct Gantry_V1_ExplainJobRequest: Sendable {
   // methods supported on all messages.
 
   var jobID: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// API keys for the OpenAI-compatible API. A key fixes a request's tenant and priority.
+nonisolated struct Gantry_V1_ApiKeySpec: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var tenant: String = String()
+
+  var priority: Int32 = 0
+
+  /// empty: any model
+  var models: [String] = []
+
+  /// a label for people
+  var name: String = String()
+
+  /// requests at once; 0: no limit but the queue's
+  var maxInflight: UInt32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// Answered with ApiKeyInfo whose `key` holds the new key: the only time it is shown.
+nonisolated struct Gantry_V1_CreateApiKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var spec: Gantry_V1_ApiKeySpec {
+    get {_spec ?? Gantry_V1_ApiKeySpec()}
+    set {_spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  var hasSpec: Bool {self._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  mutating func clearSpec() {self._spec = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _spec: Gantry_V1_ApiKeySpec? = nil
+}
+
+nonisolated struct Gantry_V1_ListApiKeysRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Gantry_V1_RevokeApiKeyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var id: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Gantry_V1_ApiKeyInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var id: String = String()
+
+  var spec: Gantry_V1_ApiKeySpec {
+    get {_spec ?? Gantry_V1_ApiKeySpec()}
+    set {_spec = newValue}
+  }
+  /// Returns true if `spec` has been explicitly set.
+  var hasSpec: Bool {self._spec != nil}
+  /// Clears the value of `spec`. Subsequent reads from it will return its default value.
+  mutating func clearSpec() {self._spec = nil}
+
+  var createdAtUnixMs: Int64 = 0
+
+  /// 0: in force
+  var revokedAtUnixMs: Int64 = 0
+
+  /// only in the answer to CreateApiKeyRequest
+  var key: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _spec: Gantry_V1_ApiKeySpec? = nil
+}
+
+nonisolated struct Gantry_V1_ApiKeyList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var keys: [Gantry_V1_ApiKeyInfo] = []
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -791,6 +971,11 @@ nonisolated struct Gantry_V1_JobInfo: @unchecked Sendable {
   /// Clears the value of `receipt`. Subsequent reads from it will return its default value.
   mutating func clearReceipt() {_uniqueStorage()._receipt = nil}
 
+  var finishReason: String {
+    get {_storage._finishReason}
+    set {_uniqueStorage()._finishReason = newValue}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -1067,7 +1252,7 @@ fileprivate nonisolated let _protobuf_package = "gantry.v1"
 
 nonisolated extension Gantry_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".AdminRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}list_nodes\0\u{3}get_node\0\u{3}set_node\0\u{1}submit\0\u{3}list_jobs\0\u{3}get_job\0\u{3}cancel_job\0\u{3}watch_job\0\u{3}explain_job\0\u{1}report\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}list_nodes\0\u{3}get_node\0\u{3}set_node\0\u{1}submit\0\u{3}list_jobs\0\u{3}get_job\0\u{3}cancel_job\0\u{3}watch_job\0\u{3}explain_job\0\u{1}report\0\u{3}create_api_key\0\u{3}list_api_keys\0\u{3}revoke_api_key\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1218,6 +1403,45 @@ nonisolated extension Gantry_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtob
           self.request = .report(v)
         }
       }()
+      case 12: try {
+        var v: Gantry_V1_CreateApiKeyRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .createApiKey(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .createApiKey(v)
+        }
+      }()
+      case 13: try {
+        var v: Gantry_V1_ListApiKeysRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .listApiKeys(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .listApiKeys(v)
+        }
+      }()
+      case 14: try {
+        var v: Gantry_V1_RevokeApiKeyRequest?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .revokeApiKey(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .revokeApiKey(v)
+        }
+      }()
       default: break
       }
     }
@@ -1273,6 +1497,18 @@ nonisolated extension Gantry_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtob
       guard case .report(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
     }()
+    case .createApiKey?: try {
+      guard case .createApiKey(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .listApiKeys?: try {
+      guard case .listApiKeys(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .revokeApiKey?: try {
+      guard case .revokeApiKey(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1287,7 +1523,7 @@ nonisolated extension Gantry_V1_AdminRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Gantry_V1_AdminResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".AdminResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}nodes\0\u{1}node\0\u{1}submit\0\u{1}jobs\0\u{1}job\0\u{1}explanation\0\u{1}report\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}nodes\0\u{1}node\0\u{1}submit\0\u{1}jobs\0\u{1}job\0\u{1}explanation\0\u{1}report\0\u{3}api_key\0\u{3}api_keys\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1399,6 +1635,32 @@ nonisolated extension Gantry_V1_AdminResponse: SwiftProtobuf.Message, SwiftProto
           self.response = .report(v)
         }
       }()
+      case 9: try {
+        var v: Gantry_V1_ApiKeyInfo?
+        var hadOneofValue = false
+        if let current = self.response {
+          hadOneofValue = true
+          if case .apiKey(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.response = .apiKey(v)
+        }
+      }()
+      case 10: try {
+        var v: Gantry_V1_ApiKeyList?
+        var hadOneofValue = false
+        if let current = self.response {
+          hadOneofValue = true
+          if case .apiKeys(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.response = .apiKeys(v)
+        }
+      }()
       default: break
       }
     }
@@ -1441,6 +1703,14 @@ nonisolated extension Gantry_V1_AdminResponse: SwiftProtobuf.Message, SwiftProto
     case .report?: try {
       guard case .report(let v)? = self.response else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .apiKey?: try {
+      guard case .apiKey(let v)? = self.response else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .apiKeys?: try {
+      guard case .apiKeys(let v)? = self.response else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
     case nil: break
     }
@@ -1579,7 +1849,7 @@ nonisolated extension Gantry_V1_SetNodeRequest.Action: SwiftProtobuf._ProtoNameP
 
 nonisolated extension Gantry_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".JobSpec"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}max_tokens\0\u{1}priority\0\u{1}tenant\0\u{1}constraints\0\u{1}temperature\0\u{1}seed\0\u{3}timeout_ms\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}model\0\u{1}prompt\0\u{3}max_tokens\0\u{1}priority\0\u{1}tenant\0\u{1}constraints\0\u{1}temperature\0\u{1}seed\0\u{3}timeout_ms\0\u{1}kind\0\u{3}messages_json\0\u{1}stop\0\u{3}top_p\0\u{1}interactive\0\u{3}api_key_id\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1596,6 +1866,12 @@ nonisolated extension Gantry_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._M
       case 7: try { try decoder.decodeSingularFloatField(value: &self._temperature) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.timeoutMs) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.messagesJson) }()
+      case 12: try { try decoder.decodeRepeatedStringField(value: &self.stop) }()
+      case 13: try { try decoder.decodeSingularFloatField(value: &self._topP) }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.interactive) }()
+      case 15: try { try decoder.decodeSingularStringField(value: &self.apiKeyID) }()
       default: break
       }
     }
@@ -1633,6 +1909,24 @@ nonisolated extension Gantry_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.timeoutMs != 0 {
       try visitor.visitSingularUInt32Field(value: self.timeoutMs, fieldNumber: 9)
     }
+    if self.kind != .completion {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 10)
+    }
+    if !self.messagesJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.messagesJson, fieldNumber: 11)
+    }
+    if !self.stop.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.stop, fieldNumber: 12)
+    }
+    try { if let v = self._topP {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 13)
+    } }()
+    if self.interactive != false {
+      try visitor.visitSingularBoolField(value: self.interactive, fieldNumber: 14)
+    }
+    if !self.apiKeyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.apiKeyID, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1646,6 +1940,12 @@ nonisolated extension Gantry_V1_JobSpec: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs._temperature != rhs._temperature {return false}
     if lhs._seed != rhs._seed {return false}
     if lhs.timeoutMs != rhs.timeoutMs {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.messagesJson != rhs.messagesJson {return false}
+    if lhs.stop != rhs.stop {return false}
+    if lhs._topP != rhs._topP {return false}
+    if lhs.interactive != rhs.interactive {return false}
+    if lhs.apiKeyID != rhs.apiKeyID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1851,6 +2151,223 @@ nonisolated extension Gantry_V1_ExplainJobRequest: SwiftProtobuf.Message, SwiftP
 
   static func ==(lhs: Gantry_V1_ExplainJobRequest, rhs: Gantry_V1_ExplainJobRequest) -> Bool {
     if lhs.jobID != rhs.jobID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_ApiKeySpec: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ApiKeySpec"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tenant\0\u{1}priority\0\u{1}models\0\u{1}name\0\u{3}max_inflight\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.tenant) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.priority) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.models) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.maxInflight) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.tenant.isEmpty {
+      try visitor.visitSingularStringField(value: self.tenant, fieldNumber: 1)
+    }
+    if self.priority != 0 {
+      try visitor.visitSingularInt32Field(value: self.priority, fieldNumber: 2)
+    }
+    if !self.models.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.models, fieldNumber: 3)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 4)
+    }
+    if self.maxInflight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxInflight, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_ApiKeySpec, rhs: Gantry_V1_ApiKeySpec) -> Bool {
+    if lhs.tenant != rhs.tenant {return false}
+    if lhs.priority != rhs.priority {return false}
+    if lhs.models != rhs.models {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.maxInflight != rhs.maxInflight {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_CreateApiKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".CreateApiKeyRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}spec\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._spec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_CreateApiKeyRequest, rhs: Gantry_V1_CreateApiKeyRequest) -> Bool {
+    if lhs._spec != rhs._spec {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_ListApiKeysRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ListApiKeysRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_ListApiKeysRequest, rhs: Gantry_V1_ListApiKeysRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_RevokeApiKeyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RevokeApiKeyRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_RevokeApiKeyRequest, rhs: Gantry_V1_RevokeApiKeyRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_ApiKeyInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ApiKeyInfo"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}spec\0\u{3}created_at_unix_ms\0\u{3}revoked_at_unix_ms\0\u{1}key\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.createdAtUnixMs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.revokedAtUnixMs) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._spec {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.createdAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdAtUnixMs, fieldNumber: 3)
+    }
+    if self.revokedAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.revokedAtUnixMs, fieldNumber: 4)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_ApiKeyInfo, rhs: Gantry_V1_ApiKeyInfo) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._spec != rhs._spec {return false}
+    if lhs.createdAtUnixMs != rhs.createdAtUnixMs {return false}
+    if lhs.revokedAtUnixMs != rhs.revokedAtUnixMs {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_ApiKeyList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ApiKeyList"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_ApiKeyList, rhs: Gantry_V1_ApiKeyList) -> Bool {
+    if lhs.keys != rhs.keys {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2308,7 +2825,7 @@ nonisolated extension Gantry_V1_AttemptInfo: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".JobInfo"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}spec\0\u{3}node_id\0\u{1}attempts\0\u{1}usage\0\u{1}output\0\u{1}error\0\u{3}submitted_at_unix_ms\0\u{3}started_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{3}first_token_at_unix_ms\0\u{1}simulated\0\u{3}cost_micro_usd\0\u{3}energy_millijoules\0\u{3}energy_measured\0\u{1}receipt\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}state\0\u{1}spec\0\u{3}node_id\0\u{1}attempts\0\u{1}usage\0\u{1}output\0\u{1}error\0\u{3}submitted_at_unix_ms\0\u{3}started_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{3}first_token_at_unix_ms\0\u{1}simulated\0\u{3}cost_micro_usd\0\u{3}energy_millijoules\0\u{3}energy_measured\0\u{1}receipt\0\u{3}finish_reason\0")
 
   fileprivate class _StorageClass {
     var _jobID: String = String()
@@ -2328,6 +2845,7 @@ nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._M
     var _energyMillijoules: UInt64 = 0
     var _energyMeasured: Bool = false
     var _receipt: Gantry_V1_Receipt? = nil
+    var _finishReason: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2355,6 +2873,7 @@ nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._M
       _energyMillijoules = source._energyMillijoules
       _energyMeasured = source._energyMeasured
       _receipt = source._receipt
+      _finishReason = source._finishReason
     }
   }
 
@@ -2390,6 +2909,7 @@ nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._M
         case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._energyMillijoules) }()
         case 16: try { try decoder.decodeSingularBoolField(value: &_storage._energyMeasured) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._receipt) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._finishReason) }()
         default: break
         }
       }
@@ -2453,6 +2973,9 @@ nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._M
       try { if let v = _storage._receipt {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
       } }()
+      if !_storage._finishReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._finishReason, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2479,6 +3002,7 @@ nonisolated extension Gantry_V1_JobInfo: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._energyMillijoules != rhs_storage._energyMillijoules {return false}
         if _storage._energyMeasured != rhs_storage._energyMeasured {return false}
         if _storage._receipt != rhs_storage._receipt {return false}
+        if _storage._finishReason != rhs_storage._finishReason {return false}
         return true
       }
       if !storagesAreEqual {return false}

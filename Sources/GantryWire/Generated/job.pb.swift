@@ -20,6 +20,44 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+nonisolated enum Gantry_V1_JobKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  typealias RawValue = Int
+
+  /// a prompt to continue (/v1/completions)
+  case completion // = 0
+
+  /// messages to answer (/v1/chat/completions)
+  case chat // = 1
+  case UNRECOGNIZED(Int)
+
+  init() {
+    self = .completion
+  }
+
+  init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .completion
+    case 1: self = .chat
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  var rawValue: Int {
+    switch self {
+    case .completion: return 0
+    case .chat: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  static let allCases: [Gantry_V1_JobKind] = [
+    .completion,
+    .chat,
+  ]
+
+}
+
 nonisolated enum Gantry_V1_Outcome: SwiftProtobuf.Enum, Swift.CaseIterable {
   typealias RawValue = Int
   case unspecified // = 0
@@ -116,12 +154,36 @@ nonisolated struct Gantry_V1_JobAssign: Sendable {
   /// Clears the value of `seed`. Subsequent reads from it will return its default value.
   mutating func clearSeed() {self._seed = nil}
 
+  /// A chat job: the engine gets `messages_json` (the OpenAI `messages` array, as JSON) on its
+  /// chat endpoint, and applies its own chat template; `prompt` holds the messages as plain
+  /// text (for token estimates). An agent that does not know this field runs `prompt` as a
+  /// completion.
+  var kind: Gantry_V1_JobKind = .completion
+
+  var messagesJson: String = String()
+
+  var stop: [String] = []
+
+  var topP: Float {
+    get {_topP ?? 0}
+    set {_topP = newValue}
+  }
+  /// Returns true if `topP` has been explicitly set.
+  var hasTopP: Bool {self._topP != nil}
+  /// Clears the value of `topP`. Subsequent reads from it will return its default value.
+  mutating func clearTopP() {self._topP = nil}
+
+  /// A live request (the OpenAI API): send a JobProgress for every chunk the engine streams,
+  /// at once, rather than at most every 100 ms.
+  var stream: Bool = false
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
   fileprivate var _temperature: Float? = nil
   fileprivate var _seed: UInt64? = nil
+  fileprivate var _topP: Float? = nil
 }
 
 /// Agent -> coordinator: the attempt was taken and a slot is held.
@@ -199,54 +261,99 @@ nonisolated struct Gantry_V1_Usage: Sendable {
 
 /// Agent -> coordinator: the attempt ended. Written to the agent's spool (fsync)
 /// before it is sent; re-sent after every reconnect until acked.
-nonisolated struct Gantry_V1_JobResult: Sendable {
+nonisolated struct Gantry_V1_JobResult: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var jobID: String = String()
+  var jobID: String {
+    get {_storage._jobID}
+    set {_uniqueStorage()._jobID = newValue}
+  }
 
-  var attempt: UInt32 = 0
+  var attempt: UInt32 {
+    get {_storage._attempt}
+    set {_uniqueStorage()._attempt = newValue}
+  }
 
-  var outcome: Gantry_V1_Outcome = .unspecified
+  var outcome: Gantry_V1_Outcome {
+    get {_storage._outcome}
+    set {_uniqueStorage()._outcome = newValue}
+  }
 
-  var output: String = String()
+  var output: String {
+    get {_storage._output}
+    set {_uniqueStorage()._output = newValue}
+  }
 
   var usage: Gantry_V1_Usage {
-    get {_usage ?? Gantry_V1_Usage()}
-    set {_usage = newValue}
+    get {_storage._usage ?? Gantry_V1_Usage()}
+    set {_uniqueStorage()._usage = newValue}
   }
   /// Returns true if `usage` has been explicitly set.
-  var hasUsage: Bool {self._usage != nil}
+  var hasUsage: Bool {_storage._usage != nil}
   /// Clears the value of `usage`. Subsequent reads from it will return its default value.
-  mutating func clearUsage() {self._usage = nil}
+  mutating func clearUsage() {_uniqueStorage()._usage = nil}
 
-  var error: String = String()
+  var error: String {
+    get {_storage._error}
+    set {_uniqueStorage()._error = newValue}
+  }
 
-  var startedAtUnixMs: Int64 = 0
+  var startedAtUnixMs: Int64 {
+    get {_storage._startedAtUnixMs}
+    set {_uniqueStorage()._startedAtUnixMs = newValue}
+  }
 
-  var firstTokenAtUnixMs: Int64 = 0
+  var firstTokenAtUnixMs: Int64 {
+    get {_storage._firstTokenAtUnixMs}
+    set {_uniqueStorage()._firstTokenAtUnixMs = newValue}
+  }
 
-  var finishedAtUnixMs: Int64 = 0
+  var finishedAtUnixMs: Int64 {
+    get {_storage._finishedAtUnixMs}
+    set {_uniqueStorage()._finishedAtUnixMs = newValue}
+  }
 
-  var engine: String = String()
+  var engine: String {
+    get {_storage._engine}
+    set {_uniqueStorage()._engine = newValue}
+  }
 
   /// True for the built-in simulator: the text is not model output.
-  var simulated: Bool = false
+  var simulated: Bool {
+    get {_storage._simulated}
+    set {_uniqueStorage()._simulated = newValue}
+  }
 
   /// Energy the agent attributes to this attempt, if it measured any.
-  var energyMillijoules: UInt64 = 0
+  var energyMillijoules: UInt64 {
+    get {_storage._energyMillijoules}
+    set {_uniqueStorage()._energyMillijoules = newValue}
+  }
 
-  var energyMeasured: Bool = false
+  var energyMeasured: Bool {
+    get {_storage._energyMeasured}
+    set {_uniqueStorage()._energyMeasured = newValue}
+  }
 
   /// True when output was cut at the agent's max_output_bytes.
-  var outputTruncated: Bool = false
+  var outputTruncated: Bool {
+    get {_storage._outputTruncated}
+    set {_uniqueStorage()._outputTruncated = newValue}
+  }
+
+  /// Why generation stopped, as the engine said ("stop", "length", …); empty if unknown.
+  var finishReason: String {
+    get {_storage._finishReason}
+    set {_uniqueStorage()._finishReason = newValue}
+  }
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
 
-  fileprivate var _usage: Gantry_V1_Usage? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Coordinator -> agent: stop the attempt. The agent answers with a JobResult
@@ -288,13 +395,17 @@ nonisolated struct Gantry_V1_JobAck: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "gantry.v1"
 
+nonisolated extension Gantry_V1_JobKind: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0JOB_KIND_COMPLETION\0\u{1}JOB_KIND_CHAT\0")
+}
+
 nonisolated extension Gantry_V1_Outcome: SwiftProtobuf._ProtoNameProviding {
   static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0OUTCOME_UNSPECIFIED\0\u{1}OUTCOME_SUCCEEDED\0\u{1}OUTCOME_FAILED\0\u{1}OUTCOME_CANCELLED\0")
 }
 
 nonisolated extension Gantry_V1_JobAssign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".JobAssign"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}attempt\0\u{1}engine\0\u{1}model\0\u{1}prompt\0\u{3}max_tokens\0\u{1}tenant\0\u{3}timeout_ms\0\u{3}submitted_at_unix_ms\0\u{1}temperature\0\u{1}seed\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}attempt\0\u{1}engine\0\u{1}model\0\u{1}prompt\0\u{3}max_tokens\0\u{1}tenant\0\u{3}timeout_ms\0\u{3}submitted_at_unix_ms\0\u{1}temperature\0\u{1}seed\0\u{1}kind\0\u{3}messages_json\0\u{1}stop\0\u{3}top_p\0\u{1}stream\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -313,6 +424,11 @@ nonisolated extension Gantry_V1_JobAssign: SwiftProtobuf.Message, SwiftProtobuf.
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.submittedAtUnixMs) }()
       case 10: try { try decoder.decodeSingularFloatField(value: &self._temperature) }()
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
+      case 12: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 13: try { try decoder.decodeSingularStringField(value: &self.messagesJson) }()
+      case 14: try { try decoder.decodeRepeatedStringField(value: &self.stop) }()
+      case 15: try { try decoder.decodeSingularFloatField(value: &self._topP) }()
+      case 16: try { try decoder.decodeSingularBoolField(value: &self.stream) }()
       default: break
       }
     }
@@ -356,6 +472,21 @@ nonisolated extension Gantry_V1_JobAssign: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._seed {
       try visitor.visitSingularUInt64Field(value: v, fieldNumber: 11)
     } }()
+    if self.kind != .completion {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 12)
+    }
+    if !self.messagesJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.messagesJson, fieldNumber: 13)
+    }
+    if !self.stop.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.stop, fieldNumber: 14)
+    }
+    try { if let v = self._topP {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 15)
+    } }()
+    if self.stream != false {
+      try visitor.visitSingularBoolField(value: self.stream, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -371,6 +502,11 @@ nonisolated extension Gantry_V1_JobAssign: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.submittedAtUnixMs != rhs.submittedAtUnixMs {return false}
     if lhs._temperature != rhs._temperature {return false}
     if lhs._seed != rhs._seed {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.messagesJson != rhs.messagesJson {return false}
+    if lhs.stop != rhs.stop {return false}
+    if lhs._topP != rhs._topP {return false}
+    if lhs.stream != rhs.stream {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -543,98 +679,167 @@ nonisolated extension Gantry_V1_Usage: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Gantry_V1_JobResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".JobResult"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}attempt\0\u{1}outcome\0\u{1}output\0\u{1}usage\0\u{1}error\0\u{3}started_at_unix_ms\0\u{3}first_token_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}engine\0\u{1}simulated\0\u{3}energy_millijoules\0\u{3}energy_measured\0\u{3}output_truncated\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0\u{1}attempt\0\u{1}outcome\0\u{1}output\0\u{1}usage\0\u{1}error\0\u{3}started_at_unix_ms\0\u{3}first_token_at_unix_ms\0\u{3}finished_at_unix_ms\0\u{1}engine\0\u{1}simulated\0\u{3}energy_millijoules\0\u{3}energy_measured\0\u{3}output_truncated\0\u{3}finish_reason\0")
+
+  fileprivate class _StorageClass {
+    var _jobID: String = String()
+    var _attempt: UInt32 = 0
+    var _outcome: Gantry_V1_Outcome = .unspecified
+    var _output: String = String()
+    var _usage: Gantry_V1_Usage? = nil
+    var _error: String = String()
+    var _startedAtUnixMs: Int64 = 0
+    var _firstTokenAtUnixMs: Int64 = 0
+    var _finishedAtUnixMs: Int64 = 0
+    var _engine: String = String()
+    var _simulated: Bool = false
+    var _energyMillijoules: UInt64 = 0
+    var _energyMeasured: Bool = false
+    var _outputTruncated: Bool = false
+    var _finishReason: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _jobID = source._jobID
+      _attempt = source._attempt
+      _outcome = source._outcome
+      _output = source._output
+      _usage = source._usage
+      _error = source._error
+      _startedAtUnixMs = source._startedAtUnixMs
+      _firstTokenAtUnixMs = source._firstTokenAtUnixMs
+      _finishedAtUnixMs = source._finishedAtUnixMs
+      _engine = source._engine
+      _simulated = source._simulated
+      _energyMillijoules = source._energyMillijoules
+      _energyMeasured = source._energyMeasured
+      _outputTruncated = source._outputTruncated
+      _finishReason = source._finishReason
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.attempt) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.output) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._usage) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.error) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self.startedAtUnixMs) }()
-      case 8: try { try decoder.decodeSingularInt64Field(value: &self.firstTokenAtUnixMs) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.finishedAtUnixMs) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.engine) }()
-      case 11: try { try decoder.decodeSingularBoolField(value: &self.simulated) }()
-      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.energyMillijoules) }()
-      case 13: try { try decoder.decodeSingularBoolField(value: &self.energyMeasured) }()
-      case 14: try { try decoder.decodeSingularBoolField(value: &self.outputTruncated) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._jobID) }()
+        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._attempt) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._outcome) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._output) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._usage) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._error) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._startedAtUnixMs) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._firstTokenAtUnixMs) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._finishedAtUnixMs) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._engine) }()
+        case 11: try { try decoder.decodeSingularBoolField(value: &_storage._simulated) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._energyMillijoules) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._energyMeasured) }()
+        case 14: try { try decoder.decodeSingularBoolField(value: &_storage._outputTruncated) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._finishReason) }()
+        default: break
+        }
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.jobID.isEmpty {
-      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
-    }
-    if self.attempt != 0 {
-      try visitor.visitSingularUInt32Field(value: self.attempt, fieldNumber: 2)
-    }
-    if self.outcome != .unspecified {
-      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 3)
-    }
-    if !self.output.isEmpty {
-      try visitor.visitSingularStringField(value: self.output, fieldNumber: 4)
-    }
-    try { if let v = self._usage {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if !self.error.isEmpty {
-      try visitor.visitSingularStringField(value: self.error, fieldNumber: 6)
-    }
-    if self.startedAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.startedAtUnixMs, fieldNumber: 7)
-    }
-    if self.firstTokenAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.firstTokenAtUnixMs, fieldNumber: 8)
-    }
-    if self.finishedAtUnixMs != 0 {
-      try visitor.visitSingularInt64Field(value: self.finishedAtUnixMs, fieldNumber: 9)
-    }
-    if !self.engine.isEmpty {
-      try visitor.visitSingularStringField(value: self.engine, fieldNumber: 10)
-    }
-    if self.simulated != false {
-      try visitor.visitSingularBoolField(value: self.simulated, fieldNumber: 11)
-    }
-    if self.energyMillijoules != 0 {
-      try visitor.visitSingularUInt64Field(value: self.energyMillijoules, fieldNumber: 12)
-    }
-    if self.energyMeasured != false {
-      try visitor.visitSingularBoolField(value: self.energyMeasured, fieldNumber: 13)
-    }
-    if self.outputTruncated != false {
-      try visitor.visitSingularBoolField(value: self.outputTruncated, fieldNumber: 14)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._jobID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._jobID, fieldNumber: 1)
+      }
+      if _storage._attempt != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._attempt, fieldNumber: 2)
+      }
+      if _storage._outcome != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._outcome, fieldNumber: 3)
+      }
+      if !_storage._output.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._output, fieldNumber: 4)
+      }
+      try { if let v = _storage._usage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if !_storage._error.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._error, fieldNumber: 6)
+      }
+      if _storage._startedAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedAtUnixMs, fieldNumber: 7)
+      }
+      if _storage._firstTokenAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._firstTokenAtUnixMs, fieldNumber: 8)
+      }
+      if _storage._finishedAtUnixMs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._finishedAtUnixMs, fieldNumber: 9)
+      }
+      if !_storage._engine.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._engine, fieldNumber: 10)
+      }
+      if _storage._simulated != false {
+        try visitor.visitSingularBoolField(value: _storage._simulated, fieldNumber: 11)
+      }
+      if _storage._energyMillijoules != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._energyMillijoules, fieldNumber: 12)
+      }
+      if _storage._energyMeasured != false {
+        try visitor.visitSingularBoolField(value: _storage._energyMeasured, fieldNumber: 13)
+      }
+      if _storage._outputTruncated != false {
+        try visitor.visitSingularBoolField(value: _storage._outputTruncated, fieldNumber: 14)
+      }
+      if !_storage._finishReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._finishReason, fieldNumber: 15)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   static func ==(lhs: Gantry_V1_JobResult, rhs: Gantry_V1_JobResult) -> Bool {
-    if lhs.jobID != rhs.jobID {return false}
-    if lhs.attempt != rhs.attempt {return false}
-    if lhs.outcome != rhs.outcome {return false}
-    if lhs.output != rhs.output {return false}
-    if lhs._usage != rhs._usage {return false}
-    if lhs.error != rhs.error {return false}
-    if lhs.startedAtUnixMs != rhs.startedAtUnixMs {return false}
-    if lhs.firstTokenAtUnixMs != rhs.firstTokenAtUnixMs {return false}
-    if lhs.finishedAtUnixMs != rhs.finishedAtUnixMs {return false}
-    if lhs.engine != rhs.engine {return false}
-    if lhs.simulated != rhs.simulated {return false}
-    if lhs.energyMillijoules != rhs.energyMillijoules {return false}
-    if lhs.energyMeasured != rhs.energyMeasured {return false}
-    if lhs.outputTruncated != rhs.outputTruncated {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._jobID != rhs_storage._jobID {return false}
+        if _storage._attempt != rhs_storage._attempt {return false}
+        if _storage._outcome != rhs_storage._outcome {return false}
+        if _storage._output != rhs_storage._output {return false}
+        if _storage._usage != rhs_storage._usage {return false}
+        if _storage._error != rhs_storage._error {return false}
+        if _storage._startedAtUnixMs != rhs_storage._startedAtUnixMs {return false}
+        if _storage._firstTokenAtUnixMs != rhs_storage._firstTokenAtUnixMs {return false}
+        if _storage._finishedAtUnixMs != rhs_storage._finishedAtUnixMs {return false}
+        if _storage._engine != rhs_storage._engine {return false}
+        if _storage._simulated != rhs_storage._simulated {return false}
+        if _storage._energyMillijoules != rhs_storage._energyMillijoules {return false}
+        if _storage._energyMeasured != rhs_storage._energyMeasured {return false}
+        if _storage._outputTruncated != rhs_storage._outputTruncated {return false}
+        if _storage._finishReason != rhs_storage._finishReason {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

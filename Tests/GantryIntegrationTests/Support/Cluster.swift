@@ -7,6 +7,7 @@ final class Cluster: @unchecked Sendable {
     var gantryd: Daemon
     var port: Int
     var httpPort: Int
+    var apiPort: Int
     private var gantrydRuns = 0
     var agents: [String: Daemon] = [:]
     let ttlMs: Int
@@ -16,6 +17,8 @@ final class Cluster: @unchecked Sendable {
         var ttlMs = 2000
         var handshakeTimeoutMs = 5000
         var extra = ""
+        /// More `[api]` keys.
+        var api = ""
         /// A fixed protocol port, so agents find a restarted gantryd.
         var listenPort = 0
     }
@@ -32,6 +35,9 @@ final class Cluster: @unchecked Sendable {
             http = "127.0.0.1:0"
             state_dir = "\(stateDir)"
             min_free_bytes = \(minFreeBytes)
+            [api]
+            listen = "127.0.0.1:0"
+            \(options.api)
             [auth]
             join_token_file = "\(scratch.file("join.token"))"
             admin_token_file = "\(scratch.file("admin.token"))"
@@ -42,15 +48,16 @@ final class Cluster: @unchecked Sendable {
             handshake_timeout_ms = \(options.handshakeTimeoutMs)
             \(options.extra)
             """)
-        (gantryd, port, httpPort) = try await Self.launchGantryd(config: config, scratch: scratch, run: 0)
+        (gantryd, port, httpPort, apiPort) = try await Self.launchGantryd(config: config, scratch: scratch, run: 0)
     }
 
-    static func launchGantryd(config: String, scratch: Scratch, run: Int) async throws -> (Daemon, Int, Int) {
+    static func launchGantryd(config: String, scratch: Scratch, run: Int) async throws -> (Daemon, Int, Int, Int) {
         let d = try Daemon(Binaries.path("gantryd"), ["--config", config, "--log-level", "debug"], name: run == 0 ? "gantryd" : "gantryd-\(run)", logDirectory: scratch.url)
         guard let p = Int(try await d.awaitLog(#"protocol listener ready listen=127\.0\.0\.1:(\d+)"#)),
-            let h = Int(try await d.awaitLog(#"HTTP listener ready http=127\.0\.0\.1:(\d+)"#))
+            let h = Int(try await d.awaitLog(#"HTTP listener ready http=127\.0\.0\.1:(\d+)"#)),
+            let a = Int(try await d.awaitLog(#"API listener ready api=127\.0\.0\.1:(\d+)"#))
         else { throw TestFailure("no port in gantryd's log") }
-        return (d, p, h)
+        return (d, p, h, a)
     }
 
     /// kill -9 gantryd, then start it again on the same state and port.
@@ -58,7 +65,7 @@ final class Cluster: @unchecked Sendable {
         gantryd.killHard()
         gantrydRuns += 1
         previousGantryds.append(gantryd)
-        (gantryd, port, httpPort) = try await Self.launchGantryd(config: scratch.file("gantryd.toml"), scratch: scratch, run: gantrydRuns)
+        (gantryd, port, httpPort, apiPort) = try await Self.launchGantryd(config: scratch.file("gantryd.toml"), scratch: scratch, run: gantrydRuns)
     }
 
     var previousGantryds: [Daemon] = []

@@ -37,7 +37,7 @@ enum RealEngine {
         let port = try freePort()
         let daemon = try Daemon(binary, [
             "-m", model, "--host", "127.0.0.1", "--port", "\(port)", "-np", "\(slots)", "-c", "\(context)",
-            "--alias", "tiny", "--no-webui", "--offline", "--no-warmup", "-t", "1", "-lv", "1",
+            "--alias", "tiny", "--no-webui", "--offline", "--no-warmup", "-t", "1", "-lv", "1", "--metrics",
         ], name: name, logDirectory: scratch.url)
         try await eventually("\(name) healthy", timeout: 30) {
             (try? await httpGet("http://127.0.0.1:\(port)/health").0) == 200
