@@ -2,7 +2,8 @@
 
 Usage: python tiny_model.py OUT.gguf
 
-2 layers, 64-dim embeddings, 4 heads / 4 kv heads, ffn 128, ctx 2048, F32.
+2 layers, 64-dim embeddings, 4 heads / 4 kv heads, ffn 128, ctx 32768 (long enough for a
+stream to last seconds), F32.
 Tokenizer: SentencePiece-style ("llama") with byte fallback:
   0 <unk>, 1 <s>, 2 </s>, 3..258 <0x00>..<0xFF> (BYTE), then printable ASCII
   (space is U+2581 '▁') as NORMAL tokens.
@@ -26,7 +27,7 @@ N_EMBD = 64
 N_HEAD = 4
 N_HEAD_KV = 4
 N_FF = 128
-N_CTX = 2048
+N_CTX = 32768
 HEAD_DIM = N_EMBD // N_HEAD
 RMS_EPS = 1e-5
 ROPE_BASE = 10000.0

@@ -6,7 +6,8 @@ import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
 import Logging
-import NIOCore
+public import NIOCore
+import NIOConcurrencyHelpers
 
 /// The OpenAI-compatible API on gantryd's API listener: `POST /v1/completions`,
 /// `POST /v1/chat/completions` (streamed or not) and `GET /v1/models`, keyed by API keys.
@@ -26,10 +27,10 @@ public struct APIRoutes: Sendable {
         self.maxQueueWaitMs = maxQueueWaitMs
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
-        router.post("/v1/completions") { request, _ in await self.generate(request, .completions) }
-        router.post("/v1/chat/completions") { request, _ in await self.generate(request, .chat) }
+    public func router() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.post("/v1/completions") { request, context in await self.generate(request, .completions, client: context.channel) }
+        router.post("/v1/chat/completions") { request, context in await self.generate(request, .chat, client: context.channel) }
         router.get("/v1/models") { request, _ in await self.models(request) }
         return router
     }
@@ -54,7 +55,7 @@ public struct APIRoutes: Sendable {
 
     // MARK: completions
 
-    func generate(_ request: Request, _ endpoint: OpenAIRequest.Endpoint) async -> Response {
+    func generate(_ request: Request, _ endpoint: OpenAIRequest.Endpoint, client: any Channel) async -> Response {
         let credential: ApiCredential
         switch Self.credential(request) {
         case .success(let c): credential = c
@@ -94,9 +95,9 @@ public struct APIRoutes: Sendable {
         }
         let responder = OpenAIResponder(endpoint: endpoint, job: job, model: parsed.model, created: WallClock.now().unixMillis / 1000)
         if parsed.stream {
-            return await stream(request, parsed, responder, job: job, session: session, events: events)
+            return await stream(parsed, responder, job: job, session: session, events: events, client: client)
         }
-        return await whole(request, responder, job: job, session: session, events: events)
+        return await whole(responder, job: job, session: session, events: events, client: client)
     }
 
     /// Waits until the job leaves the queue (placed on an engine) or ends; nil when it was
@@ -126,12 +127,18 @@ public struct APIRoutes: Sendable {
     /// A streamed response: server-sent events, each chunk written (and flushed) as it
     /// arrives; usage (and the receipt) at the end with `stream_options.include_usage`.
     func stream(
-        _ request: Request, _ parsed: OpenAIRequest, _ responder: OpenAIResponder, job: JobID, session: SessionID,
-        events: AsyncStream<ExchangeEvent>
+        _ parsed: OpenAIRequest, _ responder: OpenAIResponder, job: JobID, session: SessionID, events: AsyncStream<ExchangeEvent>,
+        client: any Channel
     ) async -> Response {
-        guard let before = await placed(events) else {
+        let before: [JobEvent]
+        switch await untilClientGone(client, { await self.placed(events) }) {
+        case .some(.some(let seen)): before = seen
+        case .some(.none):
             await coordinator.closeExchange(session, cancel: job, reason: "no engine had room within \(maxQueueWaitMs) ms")
             return Self.error(.noCapacity(waitedMs: maxQueueWaitMs))
+        case .none:
+            await coordinator.closeExchange(session, cancel: job, reason: "the client went away")
+            return Self.error(OpenAIError(status: 499, type: "server_error", message: "the client went away"))
         }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
@@ -140,7 +147,6 @@ public struct APIRoutes: Sendable {
         let coordinator = self.coordinator
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var first = true
-            var gone = false
             func send(_ event: JobEvent) async throws -> Bool {
                 if !event.outputDelta.isEmpty {
                     try await writer.write(ByteBuffer(string: responder.chunk(event.outputDelta, first: first)))
@@ -157,54 +163,78 @@ public struct APIRoutes: Sendable {
                 try await writer.write(ByteBuffer(string: OpenAIResponder.done))
                 return true
             }
-            do {
-                try await request.body.consumeWithCancellationOnInboundClose { _ in
-                    for event in before where try await send(event) { return }
+            // Ends when the job does, or as soon as the client's connection closes: the
+            // watcher then closes the exchange (which ends `events`) and cancels the job.
+            let finished = await withTaskGroup(of: Void.self) { group -> Bool in
+                group.addTask {
+                    await ChannelClosed.wait(client)
+                    guard !Task.isCancelled else { return }
+                    await coordinator.closeExchange(session, cancel: job, reason: "the client went away")
+                }
+                defer { group.cancelAll() }
+                do {
+                    for event in before where try await send(event) { return true }
                     for await item in events {
                         guard case .event(let event) = item else { continue }
-                        if try await send(event) { return }
+                        if try await send(event) { return true }
                     }
-                    try Task.checkCancellation()
+                } catch {
+                    // A write failed: the client is gone.
+                    await coordinator.closeExchange(session, cancel: job, reason: "the client went away")
                 }
-            } catch {
-                gone = true
+                return false
             }
-            await coordinator.closeExchange(session, cancel: gone ? job : nil, reason: "the client went away")
-            if !gone { try await writer.finish(nil) }
+            guard finished else { return }
+            await coordinator.closeExchange(session, cancel: nil, reason: "")
+            try await writer.finish(nil)
         })
     }
 
     /// A whole response, once the job ended. A client that goes away meanwhile cancels it.
-    func whole(_ request: Request, _ responder: OpenAIResponder, job: JobID, session: SessionID, events: AsyncStream<ExchangeEvent>) async -> Response {
-        enum Outcome { case done(Job), busy, gone }
+    func whole(_ responder: OpenAIResponder, job: JobID, session: SessionID, events: AsyncStream<ExchangeEvent>, client: any Channel) async -> Response {
+        enum Outcome: Sendable { case done(Job), busy }
         let limit = maxQueueWaitMs
-        let outcome: Outcome
-        do {
-            outcome = try await request.body.consumeWithCancellationOnInboundClose { _ in
-                guard let before = await placed(events) else { return Outcome.busy }
-                if let last = before.last, last.final { return .done(last.job) }
-                for await item in events {
-                    if case .event(let e) = item, e.final { return .done(e.job) }
-                }
-                try Task.checkCancellation()
-                return .gone
+        let outcome = await untilClientGone(client) { () -> Outcome in
+            guard let before = await self.placed(events) else { return .busy }
+            if let last = before.last, last.final { return .done(last.job) }
+            for await item in events {
+                if case .event(let e) = item, e.final { return .done(e.job) }
             }
-        } catch {
-            outcome = .gone
+            return .busy
         }
         switch outcome {
-        case .done(let job):
+        case .done(let job)?:
             await coordinator.closeExchange(session, cancel: nil, reason: "")
             guard job.state == .succeeded else {
                 return Self.error(OpenAIError(status: 500, type: "server_error", code: "job_\(job.state.rawValue)", message: "the job ended \(job.state.rawValue): \(job.error ?? "no reason given")"), job: job.id)
             }
             return Self.json(.ok, responder.whole(job), job: job.id)
-        case .busy:
+        case .busy?:
             await coordinator.closeExchange(session, cancel: job, reason: "no engine had room within \(limit) ms")
             return Self.error(.noCapacity(waitedMs: limit))
-        case .gone:
+        case nil:
             await coordinator.closeExchange(session, cancel: job, reason: "the client went away")
             return Self.error(OpenAIError(status: 499, type: "server_error", message: "the client went away"))
+        }
+    }
+
+    func untilClientGone<T: Sendable>(_ client: any Channel, _ body: @escaping @Sendable () async -> T) async -> T? {
+        await Self.untilClientGone(client, body)
+    }
+
+    /// Runs `body`, unless the client's connection closes first (nil then; `body` is
+    /// cancelled). The listener does not allow half-closed connections, so a client that
+    /// goes away closes its channel at once.
+    static func untilClientGone<T: Sendable>(_ client: any Channel, _ body: @escaping @Sendable () async -> T) async -> T? {
+        await withTaskGroup(of: T?.self) { group in
+            group.addTask { await body() }
+            group.addTask {
+                await ChannelClosed.wait(client)
+                return nil
+            }
+            let first = await group.next()!
+            group.cancelAll()
+            return first
         }
     }
 
@@ -235,5 +265,44 @@ public struct APIRoutes: Sendable {
         var response = json(HTTPResponse.Status(code: e.status), e.json, job: job)
         if let after = e.retryAfter { response.headers[.retryAfter] = String(after) }
         return response
+    }
+}
+
+/// A request's context on the API listener: Hummingbird's, and the client's channel (to
+/// notice the client going away).
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
+/// Waits for a channel to close; a cancelled wait returns at once.
+enum ChannelClosed {
+    static func wait(_ channel: any Channel) async {
+        let box = NIOLockedValueBox<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+        let resume: @Sendable () -> Void = {
+            box.withLockedValue { s in
+                s.done = true
+                defer { s.waiter = nil }
+                return s.waiter
+            }?.resume()
+        }
+        channel.closeFuture.whenComplete { _ in resume() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = box.withLockedValue { s -> Bool in
+                    if s.done || Task.isCancelled { return true }
+                    s.waiter = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            resume()
+        }
     }
 }

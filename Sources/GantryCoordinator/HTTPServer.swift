@@ -65,7 +65,9 @@ public struct HTTPServer: Service {
         let (http1, logger) = (self.http1, self.logger)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // No half-closed connections: a client that goes away closes its channel at once, so a
+            // request in progress notices (and its job is cancelled).
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -19,6 +19,7 @@ struct PagedOutput {
     mutating func page(json: [JSONValue], rows: [[String]]) {
         switch format {
         case .json:
+            guard !json.isEmpty else { return }
             var text = items == 0 ? "{\n  \"\(key)\": [" : ""
             for value in json {
                 text += (items == 0 ? "\n    " : ",\n    ") + value.render(indent: 2).replacingOccurrences(of: "\n", with: "\n    ")
@@ -26,6 +27,7 @@ struct PagedOutput {
             }
             emit(text)
         case .csv:
+            guard !rows.isEmpty else { return }
             let table = Table(headers: headers, rows: rows).renderCSV()
             emit(items == 0 ? table : String(table.drop { $0 != "\n" }.dropFirst()))
             items += rows.count

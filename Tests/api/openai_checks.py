@@ -110,6 +110,23 @@ def basics(client, args):
           status == 400 and body.get("error", {}).get("type") == "invalid_request_error" and body["error"].get("message"), str(body))
 
 
+def keep_alive(args):
+    """One connection, several requests, streamed and not: the connection is reused."""
+    url = urllib.parse.urlparse(args.base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    statuses = []
+    for i in range(4):
+        body = json.dumps({"model": "tiny", "prompt": f"again {i}", "max_tokens": 4, "stream": i % 2 == 0})
+        conn.request("POST", url.path + "/completions", body=body,
+                     headers={"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        statuses.append(r.status)
+    sock = conn.sock
+    conn.close()
+    check("a kept-alive connection serves streamed and whole requests one after another", statuses == [200] * 4 and sock is not None, str(statuses))
+
+
 def disconnect(args):
     """A client that goes away mid-stream: the job is cancelled and the engine's slot freed."""
     url = urllib.parse.urlparse(args.base_url)
@@ -194,6 +211,7 @@ def main():
     args = p.parse_args()
     client = openai.OpenAI(base_url=args.base_url, api_key=args.key, max_retries=0, timeout=60)
     basics(client, args)
+    keep_alive(args)
     disconnect(args)
     priorities(args)
     print(json.dumps(facts))
