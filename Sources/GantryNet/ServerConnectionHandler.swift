@@ -25,7 +25,8 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
         public var credentials: @Sendable () -> Credentials
         public var serverID: String
         public var handshakeTimeout: TimeAmount
-        /// Called for every failed handshake (logging, metrics).
+        /// Called for every failed handshake and every connection refused by `admission`
+        /// (logging, metrics).
         public var onHandshakeFailure: @Sendable (_ peer: String, _ error: GantryError) -> Void
         /// Connection limits and the failed-handshake penalty; nil admits everyone.
         public var admission: Admission?
@@ -71,6 +72,7 @@ public final class ServerConnectionHandler: ChannelInboundHandler, RemovableChan
         if let admission = configuration.admission {
             let peer = peerAddressOnly(context)
             if let refusal = admission.admit(peer) {
+                configuration.onHandshakeFailure(peer, refusal)
                 closing = true
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 let buffer = WireEnvelope(.error(refusal, fatal: true)).encode(allocator: context.channel.allocator)

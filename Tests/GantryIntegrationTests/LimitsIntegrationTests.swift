@@ -25,11 +25,16 @@ struct LimitsIntegrationTests {
         #expect(e.code == .limitExceeded)
         #expect(e.message.contains("limits.max_connections_per_address = 3"))
         await open[0].close()
-        try await eventually("a slot frees") {
-            let p = try await RawPeer(port: cluster.port)
-            defer { Task { await p.close() } }
-            if case .welcome? = try await p.handshake(role: .admin, token: admin) { return true }
-            return false
+        do {
+            try await eventually("a slot frees") {
+                let p = try await RawPeer(port: cluster.port)
+                defer { Task { await p.close() } }
+                if case .welcome? = try await p.handshake(role: .admin, token: admin) { return true }
+                return false
+            }
+        } catch {
+            let sockets = try? await runCommand("/usr/bin/ss", ["-tnoi", "state", "all", "( sport = :\(cluster.port) or dport = :\(cluster.port) )"])
+            Issue.record("\(error)\nsockets:\n\(sockets?.stdout ?? "?")\n\(cluster.logs)")
         }
         for p in open { await p.close() }
         await cluster.stop()

@@ -161,20 +161,25 @@ def priorities(args):
     """Two tenants' keys of different priorities, competing for busy engines."""
     low = openai.OpenAI(base_url=args.base_url, api_key=args.low_key, max_retries=0, timeout=120)
     high = openai.OpenAI(base_url=args.base_url, api_key=args.high_key, max_retries=0, timeout=120)
-    # Fill every slot with long requests of the low key.
+    # Fill every slot with long requests of the low key; each ends (its client goes away)
+    # only when released, once every short request is queued.
     started = threading.Barrier(args.slots + 1)
+    releases = [threading.Event() for _ in range(args.slots)]
     blockers = []
 
-    def blocker():
-        stream = low.completions.create(model="tiny", prompt="fill", max_tokens=4000, stream=True)
+    def blocker(release):
+        stream = low.completions.create(model="tiny", prompt="fill", max_tokens=12000, stream=True)
         first = True
         for _ in stream:
             if first:
                 started.wait(timeout=60)
                 first = False
+            if release.is_set():
+                break
+        stream.close()
 
-    for _ in range(args.slots):
-        t = threading.Thread(target=blocker)
+    for release in releases:
+        t = threading.Thread(target=blocker, args=(release,))
         t.start()
         blockers.append(t)
     started.wait(timeout=60)
@@ -192,6 +197,10 @@ def priorities(args):
     for i in range(4):
         waiting.append(threading.Thread(target=short, args=(f"high-{i}", high)))
         waiting[-1].start()
+    time.sleep(1.0)  # every short request is queued
+    for release in releases:  # one slot at a time
+        release.set()
+        time.sleep(0.5)
     for t in blockers + waiting:
         t.join(timeout=120)
     highs = [v for k, v in finished.items() if k.startswith("high")]
