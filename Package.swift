@@ -6,6 +6,7 @@
 //   executables  gantryd  gantry-agent  gantryctl  (+ GantryCLI, their shared command-line plumbing)
 //   shells       GantryCoordinator  GantryAgent  GantryControl  (+ GantryRuntime, what the shells share)
 //   adapters     GantryWire  GantryNet  GantryStore  GantryConfig  GantryHost  GantrySystemd  GantryLogging
+//                GantryOpenAI  GantryTelemetry
 //   core (pure)  GantryModel  GantryPlacement  GantryAccounting  GantryPersistence
 //                GantryCoordinatorCore  GantryAgentCore
 import PackageDescription
@@ -155,6 +156,12 @@ let package = Package(
             dependencies: ["GantryModel"],
             swiftSettings: swiftSettings
         ),
+        // Reads engines' own /metrics (llama-server, vLLM, SGLang) and llama-server's /slots.
+        .target(
+            name: "GantryTelemetry",
+            dependencies: ["GantryModel"],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: shells
         .target(
@@ -188,7 +195,7 @@ let package = Package(
             name: "GantryAgent",
             dependencies: [
                 "GantryModel", "GantryAgentCore", "GantryWire", "GantryConfig", "GantryHost", "GantryNet", "GantryAccounting",
-                "GantryRuntime", nio, nioPosix, logging,
+                "GantryRuntime", "GantryTelemetry", nio, nioPosix, logging,
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -278,6 +285,12 @@ let package = Package(
             swiftSettings: testSwiftSettings
         ),
         .testTarget(
+            name: "GantryTelemetryTests",
+            dependencies: ["GantryModel", "GantryTelemetry"],
+            exclude: ["Fixtures"],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
             name: "GantryControlTests",
             dependencies: ["GantryControl"],
             swiftSettings: testSwiftSettings
@@ -318,7 +331,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GantryAgentTests",
-            dependencies: ["GantryModel", "GantryAgent", "GantryConfig"],
+            dependencies: ["GantryModel", "GantryAgent", "GantryConfig", "GantryTelemetry"],
             swiftSettings: testSwiftSettings
         ),
         .testTarget(

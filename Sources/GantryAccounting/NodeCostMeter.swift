@@ -25,6 +25,9 @@ public struct IdleAccrual: Hashable, Sendable {
     public var depreciationMicroUSD: Int64 = 0
     public var energyMicroUSD: Int64 = 0
     public var overheadMicroUSD: Int64 = 0
+    /// Tokens the node's engines generated that no receipt accounts for (someone else
+    /// used them), by their own counters (engine telemetry).
+    public var outsideTokens: Int64 = 0
 
     public init(node: NodeID, pool: String, from: Timestamp, to: Timestamp) {
         self.node = node
@@ -34,7 +37,7 @@ public struct IdleAccrual: Hashable, Sendable {
     }
 
     public var totalMicroUSD: Int64 { depreciationMicroUSD + energyMicroUSD + overheadMicroUSD }
-    public var isEmpty: Bool { idleMs == 0 && energyMillijoules == 0 && totalMicroUSD == 0 }
+    public var isEmpty: Bool { idleMs == 0 && energyMillijoules == 0 && totalMicroUSD == 0 && outsideTokens == 0 }
 }
 
 /// A node's costs over time, on the coordinator: each interval's depreciation and

@@ -34,6 +34,9 @@ public actor Agent {
     /// until the spool writes they depend on are durable.
     nonisolated let spoolWriter: GroupCommit<AttemptResult>
     private var gate = DurabilityGate<AgentDirective>()
+    /// Each scraped engine's telemetry so far.
+    private var telemetry: [String: TelemetryFold] = [:]
+    private var telemetryUnavailable: Set<String> = []
 
     public init(options: AgentOptions, inventory: Inventory, engines: [any Engine], host: HostProbe, spool: any ResultSpool, logger: Logger) throws {
         self.options = options
@@ -134,6 +137,43 @@ public actor Agent {
             }
         }
         if changed { await heartbeat(force: true) }
+    }
+
+    /// One scrape's outcome for `name`. Returns false when the engine has no telemetry to
+    /// read (the scraper then tries again only now and then).
+    ///
+    /// `gantryBefore` is Gantry's attempts on the engine when the scrape began; with those
+    /// when it ended, the larger is taken, so an attempt that ended meanwhile (and that the
+    /// engine still counted) is not taken for another client's request.
+    func scraped(_ name: String, _ outcome: EngineScraper.Outcome, gantryBefore: Int) async -> Bool {
+        var fold = telemetry[name] ?? TelemetryFold()
+        var value = fold.fold(outcome, at: WallClock.now())
+        value?.gantryRunning = max(gantryBefore, gantryRunning(name))
+        telemetry[name] = fold
+        switch outcome {
+        case .unsupported(let why) where telemetryUnavailable.insert(name).inserted:
+            logger.warning("engine telemetry unavailable; placing on its slots alone", metadata: ["engine": "\(name)", "detail": "\(why)"])
+        case .failed(let why) where fold.current.failures == AgentCore.EngineSlot.scrapeFailuresTolerated:
+            logger.warning("engine telemetry failing", metadata: ["engine": "\(name)", "detail": "\(why)"])
+        case .reading:
+            telemetryUnavailable.remove(name)
+        default:
+            break
+        }
+        if core.setTelemetry(engine: name, value) {
+            let status = core.engineStatuses.first { $0.name == name }
+            logger.log(level: status?.healthy == true ? .info : .warning, "engine health changed", metadata: [
+                "engine": "\(name)", "healthy": "\(status?.healthy ?? false)", "detail": "\(status?.healthDetail ?? "")",
+            ])
+            await heartbeat(force: true)
+        }
+        if case .unsupported = outcome { return false }
+        return true
+    }
+
+    /// Gantry's attempts running on engine `name`.
+    func gantryRunning(_ name: String) -> Int {
+        core.engineStatuses.first { $0.name == name }?.slotsUsed ?? 0
     }
 
     public var runningCount: Int { core.runningCount }

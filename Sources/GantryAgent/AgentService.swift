@@ -32,6 +32,22 @@ public struct AgentService: Service {
                     try? await Task.sleep(for: .milliseconds(agent.options.probeIntervalMs))
                 }
             }
+            for (name, engine) in agent.engines.sorted(by: { $0.key < $1.key }) {
+                guard let scraper = engine.scraper else { continue }
+                let interval = engine.config.telemetryIntervalMs
+                group.addTask {
+                    while !Task.isCancelled {
+                        let started = ContinuousClock.now
+                        let before = await agent.gantryRunning(name)
+                        let readable = await agent.scraped(name, await scraper.scrape(), gantryBefore: before)
+                        // One scrape per interval, however long it took; an engine without
+                        // readable metrics is asked again every half minute (it may be
+                        // restarted with them).
+                        let next = started + .milliseconds(readable ? interval : max(interval, 30_000))
+                        try? await Task.sleep(until: next, clock: .continuous)
+                    }
+                }
+            }
             // Graceful shutdown: refuse new work, let running attempts finish (or stop them
             // after the timeout, so the coordinator re-places them), wait for the results to
             // be acknowledged, then disconnect.

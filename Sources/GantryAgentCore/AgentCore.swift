@@ -7,8 +7,30 @@ public struct AgentCore: Sendable {
     public struct EngineSlot: Hashable, Sendable {
         public var spec: EngineStatus
         public var running: Int = 0
+        /// The health probe's verdict; `spec.healthy` also needs telemetry scrapes to succeed.
+        var probeHealthy: Bool
+        var probeDetail: String
 
-        public init(spec: EngineStatus) { self.spec = spec }
+        public init(spec: EngineStatus) {
+            self.spec = spec
+            self.probeHealthy = spec.healthy
+            self.probeDetail = spec.healthDetail
+        }
+
+        /// Scrapes failing this many times in a row make an engine unhealthy, as a failed
+        /// probe does.
+        public static let scrapeFailuresTolerated = 3
+
+        /// Healthy when the probe passes and the telemetry (if any) is being read.
+        mutating func settle() {
+            if let t = spec.telemetry, t.failures >= Self.scrapeFailuresTolerated {
+                spec.healthy = false
+                spec.healthDetail = "its metrics could not be read \(t.failures) times in a row"
+            } else {
+                spec.healthy = probeHealthy
+                spec.healthDetail = probeDetail
+            }
+        }
     }
 
     struct Running: Hashable, Sendable {
@@ -161,13 +183,24 @@ public struct AgentCore: Sendable {
         return out
     }
 
-    /// A health probe changed an engine's state. Returns true if it changed.
+    /// A health probe's verdict. Returns true if the engine's health changed.
     public mutating func setHealth(engine name: String, healthy: Bool, detail: String) -> Bool {
         guard let i = engines.firstIndex(where: { $0.spec.name == name }) else { return false }
-        let changed = engines[i].spec.healthy != healthy
-        engines[i].spec.healthy = healthy
-        engines[i].spec.healthDetail = detail
-        return changed
+        let before = engines[i].spec.healthy
+        engines[i].probeHealthy = healthy
+        engines[i].probeDetail = detail
+        engines[i].settle()
+        return engines[i].spec.healthy != before
+    }
+
+    /// A telemetry scrape's result (heartbeats carry it). Returns true if the engine's health
+    /// changed (scrapes failing three times in a row make it unhealthy).
+    public mutating func setTelemetry(engine name: String, _ telemetry: EngineTelemetry?) -> Bool {
+        guard let i = engines.firstIndex(where: { $0.spec.name == name }) else { return false }
+        let before = engines[i].spec.healthy
+        engines[i].spec.telemetry = telemetry
+        engines[i].settle()
+        return engines[i].spec.healthy != before
     }
 }
 

@@ -14,6 +14,10 @@ public struct EngineConfig: Hashable, Sendable {
     /// Probed every few seconds; a failing probe takes the engine's slots out of capacity.
     public var healthPath: String = "/v1/models"
     public var apiKeyFile: String?
+    /// Scrape the engine's `/metrics` (and llama-server's `/slots`) this often; off with
+    /// `telemetry = false`.
+    public var telemetry = true
+    public var telemetryIntervalMs: Int64 = 1000
 
     // exec
     public var command: [String] = []
@@ -52,6 +56,8 @@ public struct AgentConfig: Hashable, Sendable {
     public var tlsEnabled = false
     /// How long running jobs may take to finish on SIGTERM.
     public var shutdownTimeoutMs: Int64 = 30_000
+    /// How often engines are health-probed (their `health_path`).
+    public var healthIntervalMs: Int64 = 5000
 
     public init() {}
 
@@ -81,6 +87,8 @@ public struct AgentConfig: Hashable, Sendable {
             try t.rejectUnknownKeys(known: ["level"])
         }
         shutdownTimeoutMs = try top.durationMillis("shutdown_timeout") ?? shutdownTimeoutMs
+        healthIntervalMs = try top.durationMillis("health_interval") ?? healthIntervalMs
+        guard healthIntervalMs >= 100 else { throw top.fail("health_interval", "must be at least 100ms") }
         if var t = try top.table("tls") {
             tlsEnabled = true
             tlsCAFile = try t.string("ca_file")
@@ -106,7 +114,7 @@ public struct AgentConfig: Hashable, Sendable {
             engines.append(engine)
         }
         try top.rejectUnknownKeys(known: [
-            "coordinator", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "shutdown_timeout", "log", "tls", "labels",
+            "coordinator", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "shutdown_timeout", "health_interval", "log", "tls", "labels",
             "cost", "engine",
         ])
     }
@@ -175,7 +183,10 @@ public struct AgentConfig: Hashable, Sendable {
             e.healthPath = try t.string("health_path") ?? e.healthPath
             guard e.healthPath.hasPrefix("/") else { throw t.fail("health_path", "'\(e.healthPath)' must start with /") }
             e.apiKeyFile = try t.string("api_key_file")
-            known += ["url", "health_path", "api_key_file"]
+            e.telemetry = try t.bool("telemetry") ?? e.telemetry
+            e.telemetryIntervalMs = try t.durationMillis("telemetry_interval") ?? e.telemetryIntervalMs
+            guard e.telemetryIntervalMs >= 100 else { throw t.fail("telemetry_interval", "must be at least 100ms") }
+            known += ["url", "health_path", "api_key_file", "telemetry", "telemetry_interval"]
         case .exec:
             guard let command = try t.strings("command"), !command.isEmpty, !command[0].isEmpty else {
                 throw t.fail("command", "exec engine '\(name)' needs command = [\"/path/to/program\", \"arg\", …]")

@@ -108,8 +108,22 @@ public struct CoordinatorConfig: Hashable, Sendable {
             settings.weights.leastLoaded = try t.number("least_loaded", in: 0...1000) ?? settings.weights.leastLoaded
             settings.weights.binPack = try t.number("bin_pack", in: 0...1000) ?? settings.weights.binPack
             settings.weights.cost = try t.number("cost", in: 0...1000) ?? settings.weights.cost
+            settings.weights.engineQueue = try t.number("engine_queue", in: 0...1000) ?? settings.weights.engineQueue
+            settings.weights.kvUsage = try t.number("kv_usage", in: 0...1000) ?? settings.weights.kvUsage
+            settings.weights.prefixAffinity = try t.number("prefix_affinity", in: 0...1000) ?? settings.weights.prefixAffinity
             settings.maxCandidates = try t.int("max_candidates", in: 0...1_000_000) ?? settings.maxCandidates
-            try t.rejectUnknownKeys(known: ["least_loaded", "bin_pack", "cost", "max_candidates"])
+            settings.engineLimits.kvHighWatermark = try t.number("kv_high_watermark", in: 0...1) ?? settings.engineLimits.kvHighWatermark
+            settings.engineLimits.maxEngineQueue = try t.int("max_engine_queue", in: 0...1_000_000) ?? settings.engineLimits.maxEngineQueue
+            settings.prefixBytes = try t.int("prefix_bytes", in: 16...1_048_576) ?? settings.prefixBytes
+            try t.rejectUnknownKeys(known: [
+                "least_loaded", "bin_pack", "cost", "engine_queue", "kv_usage", "prefix_affinity", "max_candidates",
+                "kv_high_watermark", "max_engine_queue", "prefix_bytes",
+            ])
+        }
+        if var t = try top.table("telemetry") {
+            settings.driftWindowMs = try t.durationMillis("drift_window") ?? settings.driftWindowMs
+            guard settings.driftWindowMs >= 1000 else { throw t.fail("drift_window", "must be at least 1s") }
+            try t.rejectUnknownKeys(known: ["drift_window"])
         }
         if var t = try top.table("tls") {
             tlsCertFile = try t.string("cert_file")
@@ -158,7 +172,7 @@ public struct CoordinatorConfig: Hashable, Sendable {
             }
             settings.costOverrides.append(CostOverride(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
         }
-        try top.rejectUnknownKeys(known: ["server", "api", "auth", "heartbeat", "jobs", "placement", "tls", "limits", "log", "cost_override"])
+        try top.rejectUnknownKeys(known: ["server", "api", "auth", "heartbeat", "jobs", "placement", "telemetry", "tls", "limits", "log", "cost_override"])
     }
 }
 

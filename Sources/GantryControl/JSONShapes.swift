@@ -22,7 +22,7 @@ extension NodeInfo {
                     ("name", .string(e.name)), ("kind", .string(e.kind.rawValue)), ("models", .array(e.models.map { .string($0) })),
                     ("slots", .int(Int64(e.slots))), ("slots_used", .int(Int64(e.slotsUsed))), ("healthy", .bool(e.healthy)),
                     ("health_detail", .string(e.healthDetail)),
-                ])
+                ] + (e.telemetry.map { [("telemetry", $0.json)] } ?? []))
             })),
             ("cost_usd_per_hour", .dollars(costMicroUSDPerHour)),
             ("last_heartbeat", .time(lastHeartbeat)),
@@ -159,6 +159,7 @@ extension ReportRow {
             ("spend_micro_usd", .int(spendMicroUSD)),
             ("idle_micro_usd", .int(idleMicroUSD)),
             ("energy_millijoules", .int(energyMillijoules)),
+            ("outside_tokens", .int(outsideTokens)),
         ])
     }
 }
@@ -187,5 +188,20 @@ extension ApiKey {
             ("max_inflight", .int(Int64(spec.maxInflight))), ("created_at", .time(createdAt)), ("revoked_at", .time(revokedAt)),
         ]
         return .object(pairs)
+    }
+}
+
+extension EngineTelemetry {
+    public var json: JSONValue {
+        func int(_ n: Int?) -> JSONValue { n.map { .int(Int64($0)) } ?? .null }
+        func count(_ n: UInt64?) -> JSONValue { n.map { .int(Int64(clamping: $0)) } ?? .null }
+        return .object([
+            ("source", source.map { .string($0.rawValue) } ?? .null),
+            ("running", int(running)), ("waiting", int(waiting)),
+            ("kv_usage", kvUsage.map { .double($0) } ?? .null),
+            ("prompt_tokens", count(promptTokens)), ("generation_tokens", count(generationTokens)),
+            ("cached_prompt_tokens", count(cachedPromptTokens)),
+            ("scraped_at", .time(scrapedAt)), ("failures", .int(Int64(failures))), ("gantry_running", .int(Int64(gantryRunning))),
+        ])
     }
 }

@@ -33,6 +33,20 @@ extension Coordinator {
             metrics.billed(entry)
         case .idleAccrued(let idle):
             metrics.idle(idle)
+        case .tokenDrift(let engine, let r, let over):
+            let metadata: Logger.Metadata = [
+                "node.id": "\(engine.node)", "engine": "\(engine.engine)", "tokens.engine": "\(r.engineTokens)",
+                "tokens.gantry": "\(r.gantryTokens)", "drift_ratio": "\(r.ratio)",
+            ]
+            if !over {
+                logger.info("engine's token count agrees with Gantry's again", metadata: metadata)
+            } else if r.ratio > 0 {
+                logger.warning(
+                    "engine generated tokens that no Gantry job accounts for: another client uses it, and its time is not paid by Gantry's jobs",
+                    metadata: metadata)
+            } else {
+                logger.warning("Gantry accounts for more tokens than the engine says it generated: the accounting is wrong", metadata: metadata)
+            }
         case .staleMessage(let ref, let node, let what):
             logger.info("stale message refused", metadata: ["job.id": "\(ref.job)", "job.attempt": "\(ref.attempt)", "node.id": "\(node)", "what": "\(what)"])
         }

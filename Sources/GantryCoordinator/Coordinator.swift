@@ -203,7 +203,7 @@ public actor Coordinator {
 
     /// The metrics gauges, refreshed for a scrape.
     func refreshMetrics() {
-        metrics.refresh(status: core.status(now: WallClock.now()), nodes: core.nodeInfos())
+        metrics.refresh(status: core.status(now: WallClock.now()), nodes: core.nodeInfos(), drift: core.tokenDrift())
     }
 
     // MARK: directives

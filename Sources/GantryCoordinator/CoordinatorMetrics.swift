@@ -60,7 +60,20 @@ struct CoordinatorMetrics {
     }
 
     /// Point-in-time gauges, refreshed before each scrape.
-    func refresh(status: ClusterStatus, nodes: [NodeInfo]) {
+    func refresh(status: ClusterStatus, nodes: [NodeInfo], drift: [(engine: EngineRef, reading: TokenDrift.Reading)]) {
+        for node in nodes {
+            for engine in node.engines {
+                let dims = [("node", node.id.rawValue), ("engine", engine.name)]
+                guard let t = engine.telemetry else { continue }
+                if let running = t.running { Gauge(label: "gantry_engine_requests", dimensions: dims + [("state", "running")]).record(running) }
+                if let waiting = t.waiting { Gauge(label: "gantry_engine_requests", dimensions: dims + [("state", "waiting")]).record(waiting) }
+                if let kv = t.kvUsage { Gauge(label: "gantry_engine_kv_usage", dimensions: dims).record(kv) }
+            }
+        }
+        for (engine, reading) in drift {
+            Gauge(label: "gantry_engine_token_drift_ratio", dimensions: [("node", engine.node.rawValue), ("engine", engine.engine)])
+                .record(reading.ratio)
+        }
         queueDepth.record(status.queueDepth)
         for state in JobState.allCases {
             Gauge(label: "gantry_jobs", dimensions: [("state", state.rawValue)]).record(status.jobs[state] ?? 0)

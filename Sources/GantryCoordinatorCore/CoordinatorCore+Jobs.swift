@@ -162,9 +162,11 @@ extension CoordinatorCore {
         markDirty(ref.job)
         if let r = result {
             bill(r, charge: charge ?? SlotCharge(), on: node, engine: record.job.attempts[i].engine, job: &record)
-        } else if let charge {
-            // A slot held with nothing delivered (the node was lost): the node bears it.
-            nodes[node]?.meter.addToIdle(charge)
+        } else {
+            // A slot held with nothing delivered (the node was lost): the node bears it; the
+            // tokens it reported are Gantry's all the same (for the token cross-check).
+            if let charge { nodes[node]?.meter.addToIdle(charge) }
+            nodes[node]?.accountedTokens[record.job.attempts[i].engine, default: 0] += Int64(record.job.usage.completionTokens)
         }
         record.job.attempts[i].state = state
         record.job.attempts[i].error = reason
@@ -224,6 +226,7 @@ extension CoordinatorCore {
             depreciationMicroUSD: charge.depreciationMicroUSD, energyMicroUSD: nodes[node]!.meter.price(millijoules: energy),
             overheadMicroUSD: charge.overheadMicroUSD)
         record.job.receipt = record.job.receipt.map { $0 + receipt } ?? receipt
+        nodes[node]!.accountedTokens[engine, default: 0] += Int64(r.usage.completionTokens)
         if let i = record.job.attempts.lastIndex(where: { $0.number == r.ref.attempt }) { record.job.attempts[i].receipt = receipt }
         appendLedger(LedgerEntry(
             job: r.ref.job, attempt: r.ref.attempt, node: node, engine: engine, model: record.job.spec.model,

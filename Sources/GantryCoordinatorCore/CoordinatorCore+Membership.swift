@@ -97,6 +97,7 @@ extension CoordinatorCore {
         }
         node.idleEnergyBaseline = idleEnergy
         nodes[id] = node
+        sampleTokenDrift(id, now: now)
         guard grew else { return [] }
         capacityEpoch &+= 1
         return schedule(now: now)
@@ -154,8 +155,15 @@ extension CoordinatorCore {
     mutating func flushIdle(now: Timestamp, olderThanMs: Int64) {
         for id in nodes.keys {
             guard now - nodes[id]!.lastIdleFlush >= olderThanMs else { continue }
+            var outside: Int64 = 0
+            for name in nodes[id]!.drift.keys { outside += nodes[id]!.drift[name]!.takeOutside() }
+            var idle = nodes[id]!.meter.takeIdle(now: now)
+            if outside > 0 {
+                idle = idle ?? IdleAccrual(node: id, pool: nodes[id]!.pool, from: nodes[id]!.lastIdleFlush, to: now)
+                idle!.outsideTokens = outside
+            }
             nodes[id]!.lastIdleFlush = now
-            if let idle = nodes[id]!.meter.takeIdle(now: now) {
+            if let idle {
                 pendingNotices.append(.idleAccrued(idle))
                 pendingIdle.append(idle)
             }
@@ -232,8 +240,16 @@ extension CoordinatorCore {
         guard old.count == new.count else { return true }
         for (a, b) in zip(old, new) {
             if a.name != b.name || a.models != b.models { return true }
-            if b.healthy && (!a.healthy || b.slots > a.slots) { return true }
+            if b.healthy && (!a.healthy || b.slots > a.slots || lighter(a.telemetry, b.telemetry)) { return true }
         }
         return false
+    }
+
+    /// Whether an engine's own figures went down (others' requests, its queue, its KV use),
+    /// which may let a job that found no room find some.
+    private func lighter(_ a: EngineTelemetry?, _ b: EngineTelemetry?) -> Bool {
+        guard let a else { return false }
+        guard let b else { return true }
+        return b.outside < a.outside || (b.waiting ?? 0) < (a.waiting ?? 0) || (b.kvUsage ?? 0) < (a.kvUsage ?? 0)
     }
 }

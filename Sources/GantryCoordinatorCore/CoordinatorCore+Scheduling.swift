@@ -17,7 +17,8 @@ extension CoordinatorCore {
                 queue.remove(id)
                 continue
             }
-            let request = PlacementRequest(record.job.spec)
+            let prefix = settings.weights.prefixAffinity > 0 ? PrefixTable.key(record.job.spec.prompt, bytes: settings.prefixBytes) : nil
+            let request = PlacementRequest(record.job.spec, affinity: prefix.flatMap { prefixes[record.job.spec.model]?.engine(for: $0) })
             let decision = decide(request)
             guard let nodeID = decision.node, let engine = decision.engine, let session = nodes[nodeID]?.session else {
                 record.lastMiss = decision.rejections.isEmpty
@@ -37,6 +38,9 @@ extension CoordinatorCore {
             setState(&record, .assigned)
             jobs[id] = record
             nodes[nodeID]!.hold(ref, engine: engine)
+            if let prefix {
+                prefixes[request.model, default: PrefixTable(capacity: settings.prefixesPerModel)].set(prefix, EngineRef(node: nodeID, engine: engine))
+            }
             markDirty(id)
             // The assignment (its attempt number is the fencing epoch) is durable before it is sent.
             out.append(durable(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))))
@@ -70,7 +74,9 @@ extension CoordinatorCore {
     func explain(_ id: JobID, now: Timestamp) -> Result<AdminResponse, GantryError> {
         guard let record = jobs[id] else { return .failure(unknownJob(id)) }
         let all = nodes.values.sorted { $0.id < $1.id }.map(\.placement)
-        let decision = pipeline.decide(all, for: PlacementRequest(record.job.spec), explain: true)
+        let spec = record.job.spec
+        let affinity = prefixes[spec.model]?.engine(for: PrefixTable.key(spec.prompt, bytes: settings.prefixBytes))
+        let decision = pipeline.decide(all, for: PlacementRequest(spec, affinity: affinity), explain: true)
         return .success(.explanation(Explanation(
             job: id, jobState: record.job.state, evaluatedAt: now,
             verdicts: decision.verdicts.sorted { $0.node < $1.node },

@@ -31,6 +31,8 @@ public struct CoordinatorCore: Sendable {
     /// tried again until it changes.
     var capacityEpoch: UInt64 = 0
     var blockedShapes: [JobQueue.Shape: UInt64] = [:]
+    /// Prefix affinity: by model, the engine that served each prompt prefix last.
+    var prefixes: [String: PrefixTable] = [:]
 
     var watchers: [JobID: [Watcher]] = [:]
     /// API keys by id, and each key's requests not yet finished.
@@ -53,13 +55,13 @@ public struct CoordinatorCore: Sendable {
     public init(settings: CoordinatorSettings = CoordinatorSettings(), now: Timestamp) {
         self.settings = settings
         self.startedAt = now
-        self.pipeline = .standard(weights: settings.weights)
+        self.pipeline = .standard(weights: settings.weights, limits: settings.engineLimits)
     }
 
     /// Applies new settings (SIGHUP). Queued and running work is untouched.
     public mutating func reconfigure(_ settings: CoordinatorSettings, now: Timestamp) {
         self.settings = settings
-        self.pipeline = .standard(weights: settings.weights)
+        self.pipeline = .standard(weights: settings.weights, limits: settings.engineLimits)
         // Cost overrides may have changed: re-rate every node from now on.
         for id in nodes.keys {
             let node = nodes[id]!

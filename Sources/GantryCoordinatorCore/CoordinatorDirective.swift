@@ -45,4 +45,7 @@ public enum Notice: Hashable, Sendable {
     case billed(LedgerEntry)
     /// Idle cost accrued on a node.
     case idleAccrued(IdleAccrual)
+    /// An engine's own token count and Gantry's for it differ by more than 1 % over the
+    /// drift window (`over`), or agree again.
+    case tokenDrift(EngineRef, TokenDrift.Reading, over: Bool)
 }

@@ -35,6 +35,14 @@ struct NodeRecord: Sendable {
             for i in placement.engines.indices { placement.engines[i].tokensPerSecond = observedTPS[placement.engines[i].name] ?? 0 }
         }
     }
+    /// Completion tokens Gantry accounts to each engine: its receipts, and what attempts
+    /// that ended without one (lost, taken back) had reported.
+    var accountedTokens: [String: Int64] = [:]
+    /// Each engine's own token counter against `accountedTokens` (engine telemetry), the
+    /// scrape last sampled, and whether a drift warning is in force.
+    var drift: [String: TokenDrift] = [:]
+    var driftSampledAt: [String: Timestamp] = [:]
+    var driftWarned: Set<String> = []
     /// The node as placement sees it, kept current by every change above, so a decision
     /// reads it without building anything. A disconnected node is never a candidate.
     private(set) var placement: PlacementNode
@@ -90,7 +98,8 @@ struct NodeRecord: Sendable {
             engines: engines.map {
                 PlacementEngine(
                     name: $0.name, models: $0.models, slots: $0.slots, used: usedBy[$0.name] ?? 0,
-                    healthy: $0.healthy, tokensPerSecond: observedTPS[$0.name] ?? 0)
+                    healthy: $0.healthy, tokensPerSecond: observedTPS[$0.name] ?? 0,
+                    outside: $0.telemetry?.outside ?? 0, waiting: $0.telemetry?.waiting, kvUsage: $0.telemetry?.kvUsage)
             },
             costMicroUSDPerHour: costPerHourBusy
         )

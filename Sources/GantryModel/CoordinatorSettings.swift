@@ -17,6 +17,14 @@ public struct CoordinatorSettings: Hashable, Sendable {
     /// Finished jobs kept in memory for `jobs ls/get` (the store keeps all of them).
     public var finishedJobsInMemory: Int = 100_000
     public var weights: ScoringWeights = ScoringWeights()
+    public var engineLimits: EngineLoadLimits = EngineLoadLimits()
+    /// Prefix affinity hashes this many leading bytes of a prompt (or of its rendered chat
+    /// messages), and remembers this many prefixes per model.
+    public var prefixBytes: Int = 256
+    public var prefixesPerModel: Int = 4096
+    /// The window over which an engine's own generation-token counter is compared with
+    /// the completion tokens on Gantry's receipts for it.
+    public var driftWindowMs: Int64 = 300_000
     /// Feasible nodes a placement decision scores before it picks (0: every node).
     public var maxCandidates: Int = 4
     public var software: String = "gantryd"

@@ -66,10 +66,16 @@ public struct EngineStatus: Hashable, Sendable, Codable {
     public var healthy: Bool
     public var endpoint: String
     public var healthDetail: String
+    /// What the engine says about itself (openai engines with telemetry on); live, never stored.
+    public var telemetry: EngineTelemetry?
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, models, slots, slotsUsed, healthy, endpoint, healthDetail
+    }
 
     public init(
         name: String, kind: EngineKind, models: [String], slots: Int, slotsUsed: Int = 0,
-        healthy: Bool = true, endpoint: String = "", healthDetail: String = ""
+        healthy: Bool = true, endpoint: String = "", healthDetail: String = "", telemetry: EngineTelemetry? = nil
     ) {
         self.name = name
         self.kind = kind
@@ -79,6 +85,7 @@ public struct EngineStatus: Hashable, Sendable, Codable {
         self.healthy = healthy
         self.endpoint = endpoint
         self.healthDetail = healthDetail
+        self.telemetry = telemetry
     }
 
     public func serves(_ model: String) -> Bool { models.contains(model) }

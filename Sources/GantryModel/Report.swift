@@ -19,6 +19,9 @@ public struct ReportRow: Hashable, Sendable {
     public var energyMeasured: Bool
     /// The window's length, for tokens per second.
     public var windowMs: Int64
+    /// Tokens the rows' engines generated that no receipt accounts for: another client used
+    /// them (engine telemetry; for nodes and pools).
+    public var outsideTokens: Int64 = 0
 
     public init(
         key: String, attempts: Int64 = 0, promptTokens: Int64 = 0, completionTokens: Int64 = 0, busyMs: Int64 = 0,
@@ -59,6 +62,7 @@ public struct ReportRow: Hashable, Sendable {
         spendMicroUSD += other.spendMicroUSD
         idleMicroUSD += other.idleMicroUSD
         energyMillijoules += other.energyMillijoules
+        outsideTokens += other.outsideTokens
     }
 }
 

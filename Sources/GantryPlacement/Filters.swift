@@ -1,4 +1,4 @@
-import GantryModel
+public import GantryModel
 
 /// A feasibility rule. Each filter states its rule once, in `verdict`: it admits the node
 /// or rejects it, and spells out why only when `explaining` (the hot path builds no
@@ -103,6 +103,52 @@ public struct CapacityFilter: PlacementFilter {
         if node.engines.contains(where: { $0.free > 0 && $0.serves(request.model) }) { return .admit }
         guard explaining else { return .reject(nil) }
         let serving = node.engines.filter { $0.serves(request.model) && $0.healthy }
-        return .reject("no free slot (" + serving.map { "\($0.name) \($0.used)/\($0.slots) used" }.joined(separator: ", ") + ")")
+        return .reject("no free slot (" + serving.map(\.usage).joined(separator: ", ") + ")")
     }
+}
+
+/// A healthy engine serving the model, with a free slot, is not full by its own account:
+/// its KV-cache use is at most `kv_high_watermark` and its own queue at most
+/// `max_engine_queue`. An engine without telemetry passes.
+public struct EngineLoadFilter: PlacementFilter {
+    public let limits: EngineLoadLimits
+
+    public init(limits: EngineLoadLimits = EngineLoadLimits()) { self.limits = limits }
+    public var name: String { "engine-load" }
+    public var passedByAnyCandidate: Bool { true }
+    public func verdict(_ node: PlacementNode, for request: PlacementRequest, explaining: Bool) -> FilterVerdict {
+        let open = node.engines.filter { $0.free > 0 && $0.serves(request.model) }
+        if open.contains(where: { !$0.overloaded(limits) }) { return .admit }
+        guard explaining else { return .reject(nil) }
+        if open.isEmpty { return .reject("no engine serving model \(request.model) has a free slot") }
+        return .reject(open.map { "\($0.name) \($0.overload(limits) ?? "is full")" }.joined(separator: "; "))
+    }
+}
+
+extension PlacementEngine {
+    /// "e 2/4 used", or "e 4/4 used (1 by Gantry, 3 by other clients)".
+    var usage: String {
+        outside > 0 ? "\(name) \(effectiveUsed)/\(slots) used (\(used) by Gantry, \(outside) by other clients)" : "\(name) \(used)/\(slots) used"
+    }
+
+    /// Whether the engine's own figures say it is full.
+    @inlinable
+    public func overloaded(_ limits: EngineLoadLimits) -> Bool {
+        if let kv = kvUsage, kv > limits.kvHighWatermark { return true }
+        if let waiting, waiting > limits.maxEngineQueue { return true }
+        return false
+    }
+
+    /// Why, with the figures, or nil when it is not.
+    public func overload(_ limits: EngineLoadLimits) -> String? {
+        if let kv = kvUsage, kv > limits.kvHighWatermark {
+            return "has KV-cache use \(Self.percent(kv)), over placement.kv_high_watermark \(Self.percent(limits.kvHighWatermark))"
+        }
+        if let waiting, waiting > limits.maxEngineQueue {
+            return "has \(waiting) requests in its own queue, over placement.max_engine_queue \(limits.maxEngineQueue)"
+        }
+        return nil
+    }
+
+    static func percent(_ x: Double) -> String { "\((x * 1000).rounded() / 10)%" }
 }

@@ -13,8 +13,14 @@ public struct PlacementPipeline: Sendable {
     /// for a node that yields none; see `PlacementFilter.passedByAnyCandidate`).
     private let gates: [Int]
 
-    public init(filters: [any PlacementFilter], scorers: [(scorer: any PlacementScorer, weight: Double)]) {
+    /// Engines over these take no candidates (`EngineLoadFilter` names why).
+    public let limits: EngineLoadLimits
+
+    public init(
+        filters: [any PlacementFilter], scorers: [(scorer: any PlacementScorer, weight: Double)], limits: EngineLoadLimits = EngineLoadLimits()
+    ) {
         self.filters = filters
+        self.limits = limits
         self.scorers = scorers.filter { $0.weight > 0 }
         self.gates = filters.indices.filter { !filters[$0].passedByAnyCandidate }
         self.scorerNames = self.scorers.map(\.scorer.name)
@@ -24,16 +30,22 @@ public struct PlacementPipeline: Sendable {
     private let scorerNames: [String]
 
     /// The pipeline gantryd runs. This is the only place it is assembled.
-    public static func standard(weights: ScoringWeights = ScoringWeights()) -> PlacementPipeline {
+    public static func standard(weights: ScoringWeights = ScoringWeights(), limits: EngineLoadLimits = EngineLoadLimits()) -> PlacementPipeline {
         var scorers: [(scorer: any PlacementScorer, weight: Double)] = [
             (LeastLoadedScorer(), weights.leastLoaded),
             (BinPackScorer(), weights.binPack),
             (CostScorer(), weights.cost),
+            (EngineQueueScorer(), weights.engineQueue),
+            (KVUsageScorer(), weights.kvUsage),
+            (PrefixAffinityScorer(), weights.prefixAffinity),
         ]
         if scorers.allSatisfy({ $0.weight <= 0 }) { scorers[0].weight = 1 }
         return PlacementPipeline(
-            filters: [NodeStateFilter(), ConstraintFilter(), ModelFilter(), EngineHealthFilter(), CapacityFilter()],
-            scorers: scorers
+            filters: [
+                NodeStateFilter(), ConstraintFilter(), ModelFilter(), EngineHealthFilter(), CapacityFilter(), EngineLoadFilter(limits: limits),
+            ],
+            scorers: scorers,
+            limits: limits
         )
     }
 
@@ -82,10 +94,12 @@ public struct PlacementPipeline: Sendable {
             let before = candidates.count
             if gate == nil {
                 let n = Int32(feasible.count)
-                for e in node.engines.indices where node.engines[e].free > 0 && node.engines[e].serves(request.model) {
+                for e in node.engines.indices {
+                    let engine = node.engines[e]
+                    guard engine.free > 0, engine.serves(request.model), !engine.overloaded(limits) else { continue }
+                    let affinity = request.affinity.map { $0.node == node.id && $0.engine == engine.name } ?? false
                     candidates.append(PlacementCandidate(
-                        slots: node.engines[e].slots, used: node.engines[e].used, tokensPerSecond: node.engines[e].tokensPerSecond,
-                        costMicroUSDPerHour: node.costMicroUSDPerHour, node: n, engine: Int32(e)))
+                        engine, costMicroUSDPerHour: node.costMicroUSDPerHour, affinity: affinity, node: n, engine: Int32(e)))
                 }
             }
             if candidates.count > before {

@@ -7,6 +7,7 @@ enum Schema {
         ("v1", v1),
         ("v2-cost", v2),
         ("v3-api", v3),
+        ("v4-telemetry", v4),
     ]
 
     static var current: String { migrations.last!.0 }
@@ -140,5 +141,10 @@ enum Schema {
                 revoked_at INTEGER
             ) WITHOUT ROWID;
             """)
+    }
+
+    /// Engine telemetry: tokens a node's engines made outside Gantry, with its idle accruals.
+    static func v4(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE idle ADD COLUMN outside_tokens INTEGER NOT NULL DEFAULT 0")
     }
 }

@@ -42,7 +42,7 @@ extension Store {
         let idleKey = (by == .node || by == .pool) ? column : "'(idle)'"
         let idle = try Row.fetchAll(db, sql: """
             SELECT \(idleKey) AS key, sum(idle_ms) AS idle_ms, sum(energy_mj) AS energy, min(energy_measured) AS measured,
-                sum(depreciation_uusd + energy_uusd + overhead_uusd) AS spend
+                sum(depreciation_uusd + energy_uusd + overhead_uusd) AS spend, sum(outside_tokens) AS outside
             FROM idle WHERE ended_at >= ? AND ended_at < ? GROUP BY \(idleKey)
             """, arguments: [from.unixMillis, to.unixMillis])
         for r in idle {
@@ -50,6 +50,7 @@ extension Store {
             var row = rows[key] ?? ReportRow(key: key, energyMeasured: true, windowMs: window)
             let spend: Int64 = r["spend"]
             row.idleMs += r["idle_ms"]
+            if by == .node || by == .pool { row.outsideTokens += r["outside"] }
             row.idleMicroUSD += spend
             row.spendMicroUSD += spend
             row.energyMillijoules += r["energy"]

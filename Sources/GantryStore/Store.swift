@@ -142,7 +142,7 @@ public final class Store: Sendable {
             for i in idle {
                 try idleStatement.execute(arguments: [
                     i.node.rawValue, i.pool, i.from.unixMillis, i.to.unixMillis, i.idleMs, i.energyMillijoules, i.energyMeasured,
-                    i.depreciationMicroUSD, i.energyMicroUSD, i.overheadMicroUSD,
+                    i.depreciationMicroUSD, i.energyMicroUSD, i.overheadMicroUSD, i.outsideTokens,
                 ])
             }
         }
@@ -188,8 +188,8 @@ public final class Store: Sendable {
 
     static let insertIdleSQL = """
         INSERT INTO idle (node, pool, started_at, ended_at, idle_ms, energy_mj, energy_measured, depreciation_uusd,
-            energy_uusd, overhead_uusd)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            energy_uusd, overhead_uusd, outside_tokens)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     static func arguments(_ job: Job) -> StatementArguments {

@@ -274,6 +274,7 @@ extension ReportRow {
             idleMs: Int64((p.idleSeconds * 1000).rounded()), spendMicroUSD: p.spendMicroUsd, idleMicroUSD: p.idleMicroUsd,
             energyMillijoules: Int64(clamping: p.energyMillijoules), energyMeasured: p.energyMeasured,
             windowMs: Int64((p.windowSeconds * 1000).rounded()))
+        outsideTokens = Int64(clamping: p.outsideTokens)
     }
 
     var proto: Gantry_V1_ReportRow {
@@ -292,6 +293,7 @@ extension ReportRow {
             $0.usdPerMtokUsage = usdPerMTokUsage
             $0.energyMillijoules = UInt64(clamping: energyMillijoules)
             $0.joulesPerToken = joulesPerToken
+            $0.outsideTokens = UInt64(clamping: outsideTokens)
             $0.energyMeasured = energyMeasured
             $0.tokensPerSecond = tokensPerSecond
             $0.windowSeconds = Double(windowMs) / 1000

@@ -62,7 +62,8 @@ extension EngineStatus {
         }
         self.init(
             name: p.name, kind: kind, models: p.models, slots: Int(p.slots), slotsUsed: Int(p.slotsUsed),
-            healthy: p.healthy, endpoint: p.endpoint, healthDetail: p.healthDetail)
+            healthy: p.healthy, endpoint: p.endpoint, healthDetail: p.healthDetail,
+            telemetry: p.hasTelemetry ? EngineTelemetry(p.telemetry) : nil)
     }
 
     var proto: Gantry_V1_Engine {
@@ -80,6 +81,48 @@ extension EngineStatus {
             $0.healthy = healthy
             $0.endpoint = endpoint
             $0.healthDetail = healthDetail
+            if let telemetry { $0.telemetry = telemetry.proto }
+        }
+    }
+}
+
+extension EngineTelemetry {
+    init(_ p: Gantry_V1_EngineTelemetry) {
+        let source: Source? =
+            switch p.source {
+            case .llamacpp: .llamacpp
+            case .vllm: .vllm
+            case .sglang: .sglang
+            default: nil
+            }
+        self.init(
+            source: source, running: p.hasRunning ? Int(p.running) : nil, waiting: p.hasWaiting ? Int(p.waiting) : nil,
+            // A figure outside 0...1 (or NaN) from a peer is unknown, not trusted.
+            kvUsage: p.hasKvUsage && (0...1).contains(p.kvUsage) ? p.kvUsage : nil,
+            promptTokens: p.hasPromptTokens ? p.promptTokens : nil, generationTokens: p.hasGenerationTokens ? p.generationTokens : nil,
+            cachedPromptTokens: p.hasCachedPromptTokens ? p.cachedPromptTokens : nil,
+            scrapedAt: p.scrapedAtUnixMs > 0 ? Timestamp(unixMillis: p.scrapedAtUnixMs) : nil, failures: Int(p.failures),
+            gantryRunning: Int(p.gantryRunning))
+    }
+
+    var proto: Gantry_V1_EngineTelemetry {
+        .with {
+            $0.source =
+                switch source {
+                case .llamacpp: .llamacpp
+                case .vllm: .vllm
+                case .sglang: .sglang
+                case nil: .unspecified
+                }
+            if let running { $0.running = UInt32(clamping: running) }
+            if let waiting { $0.waiting = UInt32(clamping: waiting) }
+            if let kvUsage { $0.kvUsage = kvUsage }
+            if let promptTokens { $0.promptTokens = promptTokens }
+            if let generationTokens { $0.generationTokens = generationTokens }
+            if let cachedPromptTokens { $0.cachedPromptTokens = cachedPromptTokens }
+            $0.scrapedAtUnixMs = scrapedAt?.unixMillis ?? 0
+            $0.failures = UInt32(clamping: failures)
+            $0.gantryRunning = UInt32(clamping: gantryRunning)
         }
     }
 }

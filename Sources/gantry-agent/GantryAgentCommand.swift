@@ -85,6 +85,7 @@ struct GantryAgentCommand: AsyncParsableCommand {
             engines: settings.engines, stateDir: settings.stateDir, maxFrameBytes: settings.maxFrameBytes,
             software: "gantry-agent/\(GantryVersion.current)")
         options.shutdownTimeoutMs = settings.shutdownTimeoutMs
+        options.probeIntervalMs = settings.healthIntervalMs
         if settings.tlsEnabled {
             do {
                 let context = try GantryTLS.clientContext(caFile: settings.tlsCAFile, certFile: settings.tlsCertFile, keyFile: settings.tlsKeyFile)

@@ -102,10 +102,24 @@ func printNode(_ n: NodeInfo, global: GlobalOptions) {
             "engine \(e.name)",
             "\(e.kind.rawValue), models \(e.models.joined(separator: ",")), slots \(e.slotsUsed)/\(e.slots), \(e.healthy ? "healthy" : "unhealthy: \(e.healthDetail)")",
         ])
+        if let t = e.telemetry { rows.append(["  telemetry", telemetryText(t)]) }
     }
     rows.append(["cost", "\(dollarsText(n.costMicroUSDPerHour))/h (\(n.cost.kind.rawValue))"])
     rows.append(["last heartbeat", ago(n.lastHeartbeat)])
     rows.append(["running attempts", "\(n.runningAttempts)"])
     let table = Table(headers: ["FIELD", "VALUE"], rows: rows)
     global.print(global.output == .csv ? table.renderCSV() : table.renderText())
+}
+
+/// "llamacpp: 2 running, 0 waiting, KV 41%, tokens 1200 prompt (300 cached) / 800 generated, scraped 1s ago".
+func telemetryText(_ t: EngineTelemetry) -> String {
+    func figure(_ n: Int?) -> String { n.map(String.init) ?? "?" }
+    var parts = ["\(t.source?.rawValue ?? "unknown"): \(figure(t.running)) running, \(figure(t.waiting)) waiting"]
+    parts.append(t.kvUsage.map { "KV \(Int(($0 * 100).rounded()))%" } ?? "KV ?")
+    if let p = t.promptTokens, let g = t.generationTokens {
+        parts.append("tokens \(p) prompt\(t.cachedPromptTokens.map { " (\($0) cached)" } ?? "") / \(g) generated")
+    }
+    parts.append(t.scrapedAt.map { "scraped \(ago($0))" } ?? "never scraped")
+    if t.failures > 0 { parts.append("\(t.failures) failed scrapes in a row") }
+    return parts.joined(separator: ", ")
 }

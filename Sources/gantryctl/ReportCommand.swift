@@ -46,15 +46,18 @@ struct ReportCommand: AsyncParsableCommand {
 
 extension Report {
     var table: Table {
-        Table(
-            headers: [by.rawValue.uppercased(), "TOKENS", "BUSY_S", "IDLE_S", "UTIL", "SPEND_$", "IDLE_$", "$/MTOK_ALLOC", "$/MTOK_USAGE", "J/TOK", "TOK/S", "ENERGY"],
+        // Nodes and pools also show the tokens their engines made for other clients.
+        let outside = by == .node || by == .pool
+        return Table(
+            headers: [by.rawValue.uppercased(), "TOKENS", "BUSY_S", "IDLE_S", "UTIL", "SPEND_$", "IDLE_$", "$/MTOK_ALLOC", "$/MTOK_USAGE", "J/TOK", "TOK/S", "ENERGY"]
+                + (outside ? ["OUTSIDE_TOK"] : []),
             rows: (rows + [total]).map { r in
                 [
                     r.key, "\(r.tokens)", fixed(Double(r.busyMs) / 1000, 1), fixed(Double(r.idleMs) / 1000, 1),
                     fixed(r.utilization * 100, 0) + "%", fixed(Double(r.spendMicroUSD) / 1e6, 6), fixed(Double(r.idleMicroUSD) / 1e6, 6),
                     fixed(r.usdPerMTokAllocation, 2), fixed(r.usdPerMTokUsage, 2), fixed(r.joulesPerToken, 3),
                     fixed(r.tokensPerSecond, 1), r.energyMillijoules == 0 ? "-" : (r.energyMeasured ? "measured" : "estimated"),
-                ]
+                ] + (outside ? ["\(r.outsideTokens)"] : [])
             })
     }
 }

@@ -9,7 +9,8 @@ struct Submit: AsyncParsableCommand {
         abstract: "Submit one prompt, or a JSONL file of many.",
         discussion: """
             Each line of a JSONL file is an object with "prompt" (required) and optionally "max_tokens", \
-            "tenant", "priority" and "model"; flags give the defaults.
+            "tenant", "priority", "model" and "constraints" (an object of node labels, added to --constraint); \
+            flags give the defaults.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -139,6 +140,12 @@ enum PromptFile {
             if let v = object["model"] {
                 guard let m = v as? String else { throw UsageError("\(where_): \"model\" must be a string") }
                 spec.model = m
+            }
+            if let v = object["constraints"] {
+                guard let labels = v as? [String: Any], labels.values.allSatisfy({ $0 is String }) else {
+                    throw UsageError("\(where_): \"constraints\" must be an object of strings, e.g. {\"pool\": \"h200\"}")
+                }
+                for (key, value) in labels { spec.constraints[key] = value as? String }
             }
             guard !spec.model.isEmpty else { throw UsageError("\(where_): no model (use --model or a \"model\" field)") }
             specs.append(spec)

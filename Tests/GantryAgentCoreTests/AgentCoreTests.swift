@@ -100,4 +100,31 @@ struct AgentCoreTests {
         b.reset()
         #expect(b.next(unit: 0.5) == 75)
     }
+
+    @Test("scrapes failing three times in a row make an engine unhealthy, a good one heals it; the probe still counts")
+    func telemetryHealth() {
+        var c = core()
+        func telemetry(_ t: EngineTelemetry?) -> Bool { c.setTelemetry(engine: "e", t) }
+        func probe(healthy: Bool, detail: String) -> Bool { c.setHealth(engine: "e", healthy: healthy, detail: detail) }
+        var t = EngineTelemetry(source: .llamacpp, running: 1, waiting: 0, scrapedAt: now)
+        #expect(!telemetry(t))
+        #expect(c.engineStatuses[0].telemetry?.running == 1)
+        for failures in 1...2 {
+            t.failures = failures
+            #expect(!telemetry(t), "\(failures) failures are tolerated")
+        }
+        t.failures = 3
+        #expect(telemetry(t))
+        #expect(!c.engineStatuses[0].healthy)
+        #expect(c.engineStatuses[0].healthDetail.contains("metrics could not be read 3 times"))
+        // The probe passing does not heal it while scrapes fail.
+        #expect(!probe(healthy: true, detail: "ok"))
+        t.failures = 0
+        #expect(telemetry(t))
+        #expect(c.engineStatuses[0].healthy && c.engineStatuses[0].healthDetail == "ok")
+        // A failing probe makes it unhealthy whatever the scrapes say; no telemetry at all is fine.
+        #expect(probe(healthy: false, detail: "down"))
+        #expect(!telemetry(nil))
+        #expect(probe(healthy: true, detail: "ok"))
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GantryConfig
 import GantryModel
+import GantryTelemetry
 import Testing
 
 @testable import GantryAgent
@@ -176,5 +177,24 @@ struct SSETests {
         let p = t.add("d", tokens: 1, now: Timestamp(unixMillis: 1100))
         #expect(p?.outputDelta == "bcd")
         #expect(p?.completionTokens == 4)
+    }
+}
+
+@Suite("Engine telemetry folding")
+struct TelemetryFoldTests {
+    let t0 = Timestamp(unixMillis: 1_764_000_000_000)
+
+    @Test("counters carry across an engine restart; failures count in a row and blank the load; unsupported is none")
+    func fold() {
+        var f = TelemetryFold()
+        let first = f.fold(.reading(EngineReading(source: .vllm, running: 2, waiting: 1, kvUsage: 0.5, promptTokens: 100, generationTokens: 40)), at: t0)
+        #expect(first == EngineTelemetry(source: .vllm, running: 2, waiting: 1, kvUsage: 0.5, promptTokens: 100, generationTokens: 40, scrapedAt: t0))
+        let failed = f.fold(.failed("connection refused"), at: t0 + 1000)
+        #expect(failed?.failures == 1 && failed?.running == nil && failed?.kvUsage == nil)
+        #expect(failed?.scrapedAt == t0 && failed?.generationTokens == 40, "the last good scrape and counters stay")
+        // The engine restarted: its counters start again from 0.
+        let after = f.fold(.reading(EngineReading(source: .vllm, running: 0, waiting: 0, promptTokens: 10, generationTokens: 5)), at: t0 + 2000)
+        #expect(after?.generationTokens == 45 && after?.promptTokens == 110 && after?.failures == 0)
+        #expect(f.fold(.unsupported("HTTP 404"), at: t0 + 3000) == nil)
     }
 }

@@ -12,6 +12,14 @@ struct PlacementTests {
     }
 
     let pipeline = PlacementPipeline.standard()
+    /// Slots alone, as before engine telemetry: the scorers whose figures the tests below check.
+    static func only(_ weights: ScoringWeights) -> PlacementPipeline {
+        var w = weights
+        w.engineQueue = 0
+        w.kvUsage = 0
+        w.prefixAffinity = 0
+        return .standard(weights: w)
+    }
 
     struct FilterCase: Sendable, CustomTestStringConvertible {
         var node: PlacementNode
@@ -34,6 +42,20 @@ struct PlacementTests {
         FilterCase(node: node("a", engines: []), request: PlacementRequest(model: "m"), filter: "model", reason: "no engine serves model m (the node has no engines)"),
         FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, healthy: false)]), request: PlacementRequest(model: "m"), filter: "engine-health", reason: "engine e is unhealthy"),
         FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 2, used: 2)]), request: PlacementRequest(model: "m"), filter: "capacity", reason: "no free slot (e 2/2 used)"),
+        // Engine telemetry: other clients' requests fill slots; an engine full by its own account takes nothing.
+        FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, used: 1, outside: 3)]), request: PlacementRequest(model: "m"), filter: "capacity", reason: "no free slot (e 4/4 used (1 by Gantry, 3 by other clients))"),
+        FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, used: 1, outside: 2)]), request: PlacementRequest(model: "m"), filter: nil, reason: nil),
+        FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, kvUsage: 0.97)]), request: PlacementRequest(model: "m"), filter: "engine-load", reason: "e has KV-cache use 97.0%, over placement.kv_high_watermark 95.0%"),
+        FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, kvUsage: 0.95)]), request: PlacementRequest(model: "m"), filter: nil, reason: nil),
+        FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, waiting: 9)]), request: PlacementRequest(model: "m"), filter: "engine-load", reason: "e has 9 requests in its own queue, over placement.max_engine_queue 8"),
+        FilterCase(node: node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, waiting: 8, kvUsage: 0.5)]), request: PlacementRequest(model: "m"), filter: nil, reason: nil),
+        FilterCase(node: node("a", engines: [
+            PlacementEngine(name: "e1", models: ["m"], slots: 4, waiting: 12), PlacementEngine(name: "e2", models: ["m"], slots: 4, kvUsage: 0.99),
+            PlacementEngine(name: "e3", models: ["m"], slots: 1, used: 1),
+        ]), request: PlacementRequest(model: "m"), filter: "engine-load", reason: "e1 has 12 requests in its own queue, over placement.max_engine_queue 8; e2 has KV-cache use 99.0%, over placement.kv_high_watermark 95.0%"),
+        FilterCase(node: node("a", engines: [
+            PlacementEngine(name: "e1", models: ["m"], slots: 4, waiting: 12), PlacementEngine(name: "e2", models: ["m"], slots: 4, kvUsage: 0.2),
+        ]), request: PlacementRequest(model: "m"), filter: nil, reason: nil),
     ]
 
     @Test("each filter rejects with its reason", arguments: filterCases)
@@ -70,7 +92,7 @@ struct PlacementTests {
             Self.node("b", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, used: 3)]),
             Self.node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, used: 1)]),
         ]
-        let d = pipeline.decide(nodes, for: PlacementRequest(model: "m"))
+        let d = Self.only(ScoringWeights()).decide(nodes, for: PlacementRequest(model: "m"))
         #expect(d.node == NodeID("a"))
         #expect(d.feasible == 3)
         #expect(d.verdicts.first { $0.node == NodeID("a") }?.scores["least-loaded"] == 50)
@@ -90,7 +112,7 @@ struct PlacementTests {
 
     @Test("weights combine scorers; a zero weight turns one off")
     func weighted() {
-        let p = PlacementPipeline.standard(weights: ScoringWeights(leastLoaded: 1, binPack: 3))
+        let p = Self.only(ScoringWeights(leastLoaded: 1, binPack: 3))
         #expect(Set(p.weights.keys) == ["least-loaded", "bin-pack"])
         let nodes = [
             Self.node("a", engines: [PlacementEngine(name: "e", models: ["m"], slots: 4, used: 0)]),

@@ -101,6 +101,18 @@ struct GoldenFrames {
         return j
     }
     static let row = ReportRow(key: "gpu-07", attempts: 2, promptTokens: 3, completionTokens: 16, busyMs: 118, idleMs: 1000, spendMicroUSD: 5000, idleMicroUSD: 4000, energyMillijoules: 6000, energyMeasured: true, windowMs: 2000)
+    static var telemetryEngine: EngineStatus {
+        var e = engine
+        e.telemetry = EngineTelemetry(
+            source: .llamacpp, running: 3, waiting: 1, kvUsage: 0.375, promptTokens: 12_000, generationTokens: 8000, cachedPromptTokens: 4000,
+            scrapedAt: t - 400, failures: 0, gantryRunning: 2)
+        return e
+    }
+    static var outsideRow: ReportRow {
+        var r = row
+        r.outsideTokens = 640
+        return r
+    }
     static let nodeInfo = NodeInfo(id: node, state: .ready, labels: ["pool": "h200"], inventory: inventory, engines: [engine], cost: cost, costMicroUSDPerHour: 11_000_000, lastHeartbeat: t, connectedAt: t, address: "10.0.0.7:5000", runningAttempts: 1)
 
     static var samples: [(name: String, envelope: WireEnvelope)] {
@@ -152,6 +164,9 @@ struct GoldenFrames {
             ("error", WireEnvelope(.error(GantryError(.notFound, "job 0000000000000 is not known"), fatal: false), requestID: 7)),
             ("error-fatal", WireEnvelope(.error(GantryError(.badFrame, "frame is not a valid Envelope"), fatal: true))),
             ("goodbye", WireEnvelope(.goodbye("gantryd is shutting down"))),
+            // Engine telemetry (heartbeats carry what engines report; reports the tokens made outside Gantry).
+            ("heartbeat-telemetry", WireEnvelope(.agent(.heartbeat(Heartbeat(seq: 10, sentAt: t, engines: [telemetryEngine], stats: stats))))),
+            ("response-report-outside", WireEnvelope(.adminResponse(.report(Report(by: .node, from: t, to: t + 2000, rows: [outsideRow], total: outsideRow))), requestID: 12)),
         ]
     }
 }

@@ -11,6 +11,12 @@ public protocol Engine: Sendable {
     func run(_ assignment: Assignment, progress: @escaping @Sendable (JobProgress) async -> Void) async -> AttemptResult
     /// Checks the engine can take work; a failing probe takes its slots out of capacity.
     func probe() async -> EngineHealth
+    /// Reads the engine's own telemetry, for engines that have it (and have it on).
+    var scraper: EngineScraper? { get }
+}
+
+extension Engine {
+    public var scraper: EngineScraper? { nil }
 }
 
 public struct EngineHealth: Hashable, Sendable {

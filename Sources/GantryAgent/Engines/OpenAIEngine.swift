@@ -29,6 +29,13 @@ public struct OpenAIEngine: Engine {
         self.maxOutputBytes = maxOutputBytes
     }
 
+    public var scraper: EngineScraper? {
+        // A scrape gets at most one interval (and at most 5 s), so failures are counted by
+        // interval, however an unreachable engine fails.
+        let timeout = TimeAmount.milliseconds(min(config.telemetryIntervalMs, 5000))
+        return config.telemetry ? EngineScraper(baseURL: config.url, client: client, apiKey: apiKey, timeout: timeout) : nil
+    }
+
     public func probe() async -> EngineHealth {
         var request = HTTPClientRequest(url: config.url + config.healthPath)
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }

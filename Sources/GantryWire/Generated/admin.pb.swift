@@ -1210,6 +1210,13 @@ nonisolated struct Gantry_V1_ReportRow: @unchecked Sendable {
     set {_uniqueStorage()._jobs = newValue}
   }
 
+  /// Tokens the engines generated that no receipt accounts for (another client used
+  /// them), by the engines' own counters; nodes and pools only.
+  var outsideTokens: UInt64 {
+    get {_storage._outsideTokens}
+    set {_uniqueStorage()._outsideTokens = newValue}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -3308,7 +3315,7 @@ nonisolated extension Gantry_V1_Explanation: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ReportRow"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}tokens\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}busy_seconds\0\u{3}idle_seconds\0\u{1}utilization\0\u{3}spend_micro_usd\0\u{3}idle_micro_usd\0\u{3}usd_per_mtok_allocation\0\u{3}usd_per_mtok_usage\0\u{3}energy_millijoules\0\u{3}joules_per_token\0\u{3}energy_measured\0\u{3}tokens_per_second\0\u{3}window_seconds\0\u{1}jobs\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}tokens\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}busy_seconds\0\u{3}idle_seconds\0\u{1}utilization\0\u{3}spend_micro_usd\0\u{3}idle_micro_usd\0\u{3}usd_per_mtok_allocation\0\u{3}usd_per_mtok_usage\0\u{3}energy_millijoules\0\u{3}joules_per_token\0\u{3}energy_measured\0\u{3}tokens_per_second\0\u{3}window_seconds\0\u{1}jobs\0\u{3}outside_tokens\0")
 
   fileprivate class _StorageClass {
     var _key: String = String()
@@ -3328,6 +3335,7 @@ nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf.
     var _tokensPerSecond: Double = 0
     var _windowSeconds: Double = 0
     var _jobs: UInt32 = 0
+    var _outsideTokens: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3355,6 +3363,7 @@ nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf.
       _tokensPerSecond = source._tokensPerSecond
       _windowSeconds = source._windowSeconds
       _jobs = source._jobs
+      _outsideTokens = source._outsideTokens
     }
   }
 
@@ -3390,6 +3399,7 @@ nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf.
         case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._tokensPerSecond) }()
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._windowSeconds) }()
         case 17: try { try decoder.decodeSingularUInt32Field(value: &_storage._jobs) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._outsideTokens) }()
         default: break
         }
       }
@@ -3449,6 +3459,9 @@ nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf.
       if _storage._jobs != 0 {
         try visitor.visitSingularUInt32Field(value: _storage._jobs, fieldNumber: 17)
       }
+      if _storage._outsideTokens != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._outsideTokens, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3475,6 +3488,7 @@ nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._tokensPerSecond != rhs_storage._tokensPerSecond {return false}
         if _storage._windowSeconds != rhs_storage._windowSeconds {return false}
         if _storage._jobs != rhs_storage._jobs {return false}
+        if _storage._outsideTokens != rhs_storage._outsideTokens {return false}
         return true
       }
       if !storagesAreEqual {return false}

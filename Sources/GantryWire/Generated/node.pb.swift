@@ -255,33 +255,199 @@ nonisolated struct Gantry_V1_Gpu: Sendable {
   init() {}
 }
 
-nonisolated struct Gantry_V1_Engine: Sendable {
+nonisolated struct Gantry_V1_Engine: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  var name: String = String()
+  var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  var kind: Gantry_V1_EngineKind = .unspecified
+  var kind: Gantry_V1_EngineKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
-  var models: [String] = []
+  var models: [String] {
+    get {_storage._models}
+    set {_uniqueStorage()._models = newValue}
+  }
 
   /// Configured parallel sequences.
-  var slots: UInt32 = 0
+  var slots: UInt32 {
+    get {_storage._slots}
+    set {_uniqueStorage()._slots = newValue}
+  }
 
   /// Live values (in Register: at registration time; in Heartbeat: now).
-  var slotsUsed: UInt32 = 0
+  var slotsUsed: UInt32 {
+    get {_storage._slotsUsed}
+    set {_uniqueStorage()._slotsUsed = newValue}
+  }
 
-  var healthy: Bool = false
+  var healthy: Bool {
+    get {_storage._healthy}
+    set {_uniqueStorage()._healthy = newValue}
+  }
 
   /// e.g. the base URL of an openai engine; informational
-  var endpoint: String = String()
+  var endpoint: String {
+    get {_storage._endpoint}
+    set {_uniqueStorage()._endpoint = newValue}
+  }
 
-  var healthDetail: String = String()
+  var healthDetail: String {
+    get {_storage._healthDetail}
+    set {_uniqueStorage()._healthDetail = newValue}
+  }
+
+  /// What the engine reports about itself (openai engines whose agent scrapes its
+  /// /metrics; absent otherwise). A peer that does not know the field skips it.
+  var telemetry: Gantry_V1_EngineTelemetry {
+    get {_storage._telemetry ?? Gantry_V1_EngineTelemetry()}
+    set {_uniqueStorage()._telemetry = newValue}
+  }
+  /// Returns true if `telemetry` has been explicitly set.
+  var hasTelemetry: Bool {_storage._telemetry != nil}
+  /// Clears the value of `telemetry`. Subsequent reads from it will return its default value.
+  mutating func clearTelemetry() {_uniqueStorage()._telemetry = nil}
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One scrape of an engine's own metrics (see README "Engine telemetry" for the names read
+/// from llama-server, vLLM and SGLang). Unknown figures are absent (proto3 optional).
+nonisolated struct Gantry_V1_EngineTelemetry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var source: Gantry_V1_EngineTelemetry.Source = .unspecified
+
+  /// Requests the engine is running, and keeping in its own queue.
+  var running: UInt32 {
+    get {_running ?? 0}
+    set {_running = newValue}
+  }
+  /// Returns true if `running` has been explicitly set.
+  var hasRunning: Bool {self._running != nil}
+  /// Clears the value of `running`. Subsequent reads from it will return its default value.
+  mutating func clearRunning() {self._running = nil}
+
+  var waiting: UInt32 {
+    get {_waiting ?? 0}
+    set {_waiting = newValue}
+  }
+  /// Returns true if `waiting` has been explicitly set.
+  var hasWaiting: Bool {self._waiting != nil}
+  /// Clears the value of `waiting`. Subsequent reads from it will return its default value.
+  mutating func clearWaiting() {self._waiting = nil}
+
+  /// KV-cache use, 0..1.
+  var kvUsage: Double {
+    get {_kvUsage ?? 0}
+    set {_kvUsage = newValue}
+  }
+  /// Returns true if `kvUsage` has been explicitly set.
+  var hasKvUsage: Bool {self._kvUsage != nil}
+  /// Clears the value of `kvUsage`. Subsequent reads from it will return its default value.
+  mutating func clearKvUsage() {self._kvUsage = nil}
+
+  /// The engine's token counters since the agent started, monotonic across engine restarts.
+  var promptTokens: UInt64 {
+    get {_promptTokens ?? 0}
+    set {_promptTokens = newValue}
+  }
+  /// Returns true if `promptTokens` has been explicitly set.
+  var hasPromptTokens: Bool {self._promptTokens != nil}
+  /// Clears the value of `promptTokens`. Subsequent reads from it will return its default value.
+  mutating func clearPromptTokens() {self._promptTokens = nil}
+
+  var generationTokens: UInt64 {
+    get {_generationTokens ?? 0}
+    set {_generationTokens = newValue}
+  }
+  /// Returns true if `generationTokens` has been explicitly set.
+  var hasGenerationTokens: Bool {self._generationTokens != nil}
+  /// Clears the value of `generationTokens`. Subsequent reads from it will return its default value.
+  mutating func clearGenerationTokens() {self._generationTokens = nil}
+
+  var cachedPromptTokens: UInt64 {
+    get {_cachedPromptTokens ?? 0}
+    set {_cachedPromptTokens = newValue}
+  }
+  /// Returns true if `cachedPromptTokens` has been explicitly set.
+  var hasCachedPromptTokens: Bool {self._cachedPromptTokens != nil}
+  /// Clears the value of `cachedPromptTokens`. Subsequent reads from it will return its default value.
+  mutating func clearCachedPromptTokens() {self._cachedPromptTokens = nil}
+
+  /// The last scrape that succeeded (0: none yet), and how many failed in a row since.
+  var scrapedAtUnixMs: Int64 = 0
+
+  var failures: UInt32 = 0
+
+  /// Gantry's own attempts running on the engine when it was scraped: running minus this
+  /// is what other clients run there.
+  var gantryRunning: UInt32 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  nonisolated enum Source: SwiftProtobuf.Enum, Swift.CaseIterable {
+    typealias RawValue = Int
+    case unspecified // = 0
+    case llamacpp // = 1
+    case vllm // = 2
+    case sglang // = 3
+    case UNRECOGNIZED(Int)
+
+    init() {
+      self = .unspecified
+    }
+
+    init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .llamacpp
+      case 2: self = .vllm
+      case 3: self = .sglang
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .llamacpp: return 1
+      case .vllm: return 2
+      case .sglang: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    static let allCases: [Gantry_V1_EngineTelemetry.Source] = [
+      .unspecified,
+      .llamacpp,
+      .vllm,
+      .sglang,
+    ]
+
+  }
+
+  init() {}
+
+  fileprivate var _running: UInt32? = nil
+  fileprivate var _waiting: UInt32? = nil
+  fileprivate var _kvUsage: Double? = nil
+  fileprivate var _promptTokens: UInt64? = nil
+  fileprivate var _generationTokens: UInt64? = nil
+  fileprivate var _cachedPromptTokens: UInt64? = nil
 }
 
 /// What the host costs. Money is integer micro-dollars, power integer milliwatts,
@@ -790,7 +956,133 @@ nonisolated extension Gantry_V1_Gpu: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension Gantry_V1_Engine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Engine"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{1}models\0\u{1}slots\0\u{3}slots_used\0\u{1}healthy\0\u{1}endpoint\0\u{3}health_detail\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}kind\0\u{1}models\0\u{1}slots\0\u{3}slots_used\0\u{1}healthy\0\u{1}endpoint\0\u{3}health_detail\0\u{1}telemetry\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _kind: Gantry_V1_EngineKind = .unspecified
+    var _models: [String] = []
+    var _slots: UInt32 = 0
+    var _slotsUsed: UInt32 = 0
+    var _healthy: Bool = false
+    var _endpoint: String = String()
+    var _healthDetail: String = String()
+    var _telemetry: Gantry_V1_EngineTelemetry? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _kind = source._kind
+      _models = source._models
+      _slots = source._slots
+      _slotsUsed = source._slotsUsed
+      _healthy = source._healthy
+      _endpoint = source._endpoint
+      _healthDetail = source._healthDetail
+      _telemetry = source._telemetry
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 3: try { try decoder.decodeRepeatedStringField(value: &_storage._models) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._slots) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._slotsUsed) }()
+        case 6: try { try decoder.decodeSingularBoolField(value: &_storage._healthy) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._endpoint) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._healthDetail) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._telemetry) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 2)
+      }
+      if !_storage._models.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._models, fieldNumber: 3)
+      }
+      if _storage._slots != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._slots, fieldNumber: 4)
+      }
+      if _storage._slotsUsed != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._slotsUsed, fieldNumber: 5)
+      }
+      if _storage._healthy != false {
+        try visitor.visitSingularBoolField(value: _storage._healthy, fieldNumber: 6)
+      }
+      if !_storage._endpoint.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._endpoint, fieldNumber: 7)
+      }
+      if !_storage._healthDetail.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._healthDetail, fieldNumber: 8)
+      }
+      try { if let v = _storage._telemetry {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_Engine, rhs: Gantry_V1_Engine) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._models != rhs_storage._models {return false}
+        if _storage._slots != rhs_storage._slots {return false}
+        if _storage._slotsUsed != rhs_storage._slotsUsed {return false}
+        if _storage._healthy != rhs_storage._healthy {return false}
+        if _storage._endpoint != rhs_storage._endpoint {return false}
+        if _storage._healthDetail != rhs_storage._healthDetail {return false}
+        if _storage._telemetry != rhs_storage._telemetry {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_EngineTelemetry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".EngineTelemetry"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}source\0\u{1}running\0\u{1}waiting\0\u{3}kv_usage\0\u{3}prompt_tokens\0\u{3}generation_tokens\0\u{3}cached_prompt_tokens\0\u{3}scraped_at_unix_ms\0\u{1}failures\0\u{3}gantry_running\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -798,59 +1090,77 @@ nonisolated extension Gantry_V1_Engine: SwiftProtobuf.Message, SwiftProtobuf._Me
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 3: try { try decoder.decodeRepeatedStringField(value: &self.models) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.slots) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.slotsUsed) }()
-      case 6: try { try decoder.decodeSingularBoolField(value: &self.healthy) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.healthDetail) }()
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.source) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self._running) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self._waiting) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self._kvUsage) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self._promptTokens) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self._generationTokens) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self._cachedPromptTokens) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.scrapedAtUnixMs) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.failures) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.gantryRunning) }()
       default: break
       }
     }
   }
 
   func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.source != .unspecified {
+      try visitor.visitSingularEnumField(value: self.source, fieldNumber: 1)
     }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    try { if let v = self._running {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._waiting {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._kvUsage {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._promptTokens {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._generationTokens {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._cachedPromptTokens {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 7)
+    } }()
+    if self.scrapedAtUnixMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.scrapedAtUnixMs, fieldNumber: 8)
     }
-    if !self.models.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.models, fieldNumber: 3)
+    if self.failures != 0 {
+      try visitor.visitSingularUInt32Field(value: self.failures, fieldNumber: 9)
     }
-    if self.slots != 0 {
-      try visitor.visitSingularUInt32Field(value: self.slots, fieldNumber: 4)
-    }
-    if self.slotsUsed != 0 {
-      try visitor.visitSingularUInt32Field(value: self.slotsUsed, fieldNumber: 5)
-    }
-    if self.healthy != false {
-      try visitor.visitSingularBoolField(value: self.healthy, fieldNumber: 6)
-    }
-    if !self.endpoint.isEmpty {
-      try visitor.visitSingularStringField(value: self.endpoint, fieldNumber: 7)
-    }
-    if !self.healthDetail.isEmpty {
-      try visitor.visitSingularStringField(value: self.healthDetail, fieldNumber: 8)
+    if self.gantryRunning != 0 {
+      try visitor.visitSingularUInt32Field(value: self.gantryRunning, fieldNumber: 10)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  static func ==(lhs: Gantry_V1_Engine, rhs: Gantry_V1_Engine) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.models != rhs.models {return false}
-    if lhs.slots != rhs.slots {return false}
-    if lhs.slotsUsed != rhs.slotsUsed {return false}
-    if lhs.healthy != rhs.healthy {return false}
-    if lhs.endpoint != rhs.endpoint {return false}
-    if lhs.healthDetail != rhs.healthDetail {return false}
+  static func ==(lhs: Gantry_V1_EngineTelemetry, rhs: Gantry_V1_EngineTelemetry) -> Bool {
+    if lhs.source != rhs.source {return false}
+    if lhs._running != rhs._running {return false}
+    if lhs._waiting != rhs._waiting {return false}
+    if lhs._kvUsage != rhs._kvUsage {return false}
+    if lhs._promptTokens != rhs._promptTokens {return false}
+    if lhs._generationTokens != rhs._generationTokens {return false}
+    if lhs._cachedPromptTokens != rhs._cachedPromptTokens {return false}
+    if lhs.scrapedAtUnixMs != rhs.scrapedAtUnixMs {return false}
+    if lhs.failures != rhs.failures {return false}
+    if lhs.gantryRunning != rhs.gantryRunning {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Gantry_V1_EngineTelemetry.Source: SwiftProtobuf._ProtoNameProviding {
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SOURCE_UNSPECIFIED\0\u{1}SOURCE_LLAMACPP\0\u{1}SOURCE_VLLM\0\u{1}SOURCE_SGLANG\0")
 }
 
 nonisolated extension Gantry_V1_CostProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
