@@ -11,7 +11,7 @@ public struct ScoringWeights: Hashable, Sendable {
 
     public init(
         leastLoaded: Double = 1, binPack: Double = 0, cost: Double = 0, engineQueue: Double = 0.5, kvUsage: Double = 0.5,
-        prefixAffinity: Double = 0.3
+        prefixAffinity: Double = 1
     ) {
         self.leastLoaded = leastLoaded
         self.binPack = binPack

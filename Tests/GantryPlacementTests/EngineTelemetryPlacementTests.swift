@@ -68,9 +68,12 @@ struct EngineTelemetryPlacementTests {
         // Full: the engine has no room, so the prefix goes elsewhere.
         let full = [Self.node("a", Self.engine()), Self.node("b", Self.engine("e2", used: 4))]
         #expect(p.decide(full, for: PlacementRequest(model: "m", affinity: there)).node == NodeID("a"))
-        // A small weight: a much emptier engine wins over affinity.
+        // While it has room, it wins even when busier…
         let busy = [Self.node("a", Self.engine(slots: 8)), Self.node("b", Self.engine("e2", slots: 8, used: 6))]
-        #expect(p.decide(busy, for: PlacementRequest(model: "m", affinity: there)).node == NodeID("a"))
+        #expect(p.decide(busy, for: PlacementRequest(model: "m", affinity: there)).node == NodeID("b"))
+        // …unless its own queue and KV use say it is loaded too.
+        let loaded = [Self.node("a", Self.engine(slots: 8, waiting: 0, kv: 0.1)), Self.node("b", Self.engine("e2", slots: 8, used: 6, waiting: 6, kv: 0.9))]
+        #expect(p.decide(loaded, for: PlacementRequest(model: "m", affinity: there)).node == NodeID("a"))
     }
 
     @Test("an engine not scraped yet loses nothing to an idle one that was: slots decide")

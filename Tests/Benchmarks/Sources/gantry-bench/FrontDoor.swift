@@ -22,6 +22,9 @@ struct FrontDoor: AsyncParsableCommand {
     @Flag(help: "Use /v1/chat/completions (default: /v1/completions).") var chat = false
     @Option(name: .customLong("warmup"), help: "Requests sent first and not timed.") var warmup: Int = 20
     @Option(name: .customLong("pid"), help: "A process to report the CPU time of (gantryd).") var pid: Int32?
+    @Option(help: "With K > 0, request i's prompt is shared prefix i % K (--prefix-bytes long) and a question of its own.")
+    var prefixes: Int = 0
+    @Option(name: .customLong("prefix-bytes"), help: "The length of each shared prefix.") var prefixBytes: Int = 1000
 
     func validate() throws {
         guard concurrency > 0, requests > 0, maxTokens > 0 else { throw ValidationError("--concurrency, --requests and --max-tokens must be positive") }
@@ -34,9 +37,19 @@ struct FrontDoor: AsyncParsableCommand {
         let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
         let bases = url.split(separator: ",").map(String.init)
         let path = chat ? "/chat/completions" : "/completions"
-        let body: String = chat
-            ? #"{"model":"\#(model)","messages":[{"role":"user","content":"Tell me about clusters."}],"max_tokens":\#(maxTokens),"stream":true}"#
-            : #"{"model":"\#(model)","prompt":"Tell me about clusters.","max_tokens":\#(maxTokens),"stream":true}"#
+        let (model, maxTokens, chat, prefixes, prefixBytes) = (self.model, self.maxTokens, self.chat, self.prefixes, self.prefixBytes)
+        func body(_ i: Int) -> String {
+            var prompt = "Tell me about clusters."
+            if prefixes > 0 {
+                // Plain ASCII, so it needs no JSON escaping.
+                let k = i % prefixes
+                let sentence = "System prompt \(k): you are assistant number \(k), who answers questions about clusters briefly. "
+                prompt = String(String(repeating: sentence, count: prefixBytes / sentence.utf8.count + 1).prefix(prefixBytes)) + " Question \(i)?"
+            }
+            return chat
+                ? #"{"model":"\#(model)","messages":[{"role":"user","content":"\#(prompt)"}],"max_tokens":\#(maxTokens),"stream":true}"#
+                : #"{"model":"\#(model)","prompt":"\#(prompt)","max_tokens":\#(maxTokens),"stream":true}"#
+        }
         let ttft = Timings()
         let total = Timings()
         let failures = Tally()
@@ -47,7 +60,7 @@ struct FrontDoor: AsyncParsableCommand {
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
             request.headers.add(name: "Authorization", value: "Bearer \(key)")
-            request.body = .bytes(ByteBuffer(string: body))
+            request.body = .bytes(ByteBuffer(string: body(i)))
             let start = ContinuousClock.now
             do {
                 let response = try await client.execute(request, timeout: .seconds(60))
@@ -91,7 +104,10 @@ struct FrontDoor: AsyncParsableCommand {
         try await client.shutdown()
         var out: [String: Any] = [
             "mode": "frontdoor", "target": label,
-            "params": ["concurrency": concurrency, "requests": requests, "max_tokens": maxTokens, "chat": chat, "url": url],
+            "params": [
+                "concurrency": concurrency, "requests": requests, "max_tokens": maxTokens, "chat": chat, "url": url, "prefixes": prefixes,
+                "prefix_bytes": prefixBytes,
+            ],
             "requests_per_s": Double(requests - failures.value) / elapsed, "failed": failures.value,
             "ttft": ttft.summary(), "total": total.summary(),
         ]
