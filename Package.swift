@@ -6,7 +6,7 @@
 //   executables  gantryd  gantry-agent  gantryctl  (+ GantryCLI, their shared command-line plumbing)
 //   shells       GantryCoordinator  GantryAgent  GantryControl  (+ GantryRuntime, what the shells share)
 //   adapters     GantryWire  GantryNet  GantryStore  GantryConfig  GantryHost  GantrySystemd  GantryLogging
-//                GantryOpenAI  GantryTelemetry
+//                GantryOpenAI  GantryTelemetry  GantrySQL  GantryPostgres
 //   core (pure)  GantryModel  GantryPlacement  GantryAccounting  GantryPersistence
 //                GantryCoordinatorCore  GantryAgentCore
 import PackageDescription
@@ -62,6 +62,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", exact: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-nio-extras.git", exact: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", exact: "1.8.0"),
+        // The PostgreSQL store (high availability).
+        .package(url: "https://github.com/vapor/postgres-nio.git", exact: "1.33.2"),
     ],
     targets: [
         // MARK: core (pure: no I/O, no clock, no NIO/protobuf/SQLite)
@@ -109,9 +111,25 @@ let package = Package(
             exclude: ["Generated/README.md"],
             swiftSettings: swiftSettings
         ),
+        // The store's SQL, one mapping of Gantry's values for both backends (no driver).
+        .target(
+            name: "GantrySQL",
+            dependencies: ["GantryModel", "GantryPersistence", "GantryAccounting"],
+            swiftSettings: swiftSettings
+        ),
+        // The store on PostgreSQL, and the leader lease.
+        .target(
+            name: "GantryPostgres",
+            dependencies: [
+                "GantryModel", "GantryPersistence", "GantryAccounting", "GantrySQL", logging, nio,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GantryStore",
-            dependencies: ["GantryModel", "GantryPersistence", "GantryAccounting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["GantryModel", "GantryPersistence", "GantryAccounting", "GantrySQL", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -220,7 +238,8 @@ let package = Package(
             name: "gantryd",
             dependencies: [
                 "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", "GantrySystemd",
-                "GantryRuntime", logging,
+                "GantryRuntime", "GantryPostgres", "GantryPersistence", logging,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -319,8 +338,8 @@ let package = Package(
         .testTarget(
             name: "GantryStoreTests",
             dependencies: [
-                "GantryModel", "GantryPersistence", "GantryStore", "GantryRuntime", "GantryTestSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "GantryModel", "GantryPersistence", "GantryStore", "GantryRuntime", "GantryTestSupport", "GantryPostgres", "GantryAccounting",
+                logging, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: testSwiftSettings
         ),

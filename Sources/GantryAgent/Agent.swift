@@ -27,6 +27,8 @@ public actor Agent {
     private nonisolated let idle = WaitList()
     private nonisolated let acknowledged = WaitList()
     private var outbox: Outbox?
+    /// The coordinator of the current connection (the leader, with several).
+    private var coordinator: HostPort?
     /// Splits the host's energy among running attempts and idle time.
     private var energy: EnergyMeter
     let counters: EnergyCounters
@@ -75,10 +77,11 @@ public actor Agent {
 
     // MARK: connection events
 
-    func connected(outbox: Outbox, welcome: Welcome) {
+    func connected(outbox: Outbox, welcome: Welcome, coordinator: HostPort) {
         self.outbox = outbox
+        self.coordinator = coordinator
         logger.info("connected to the coordinator", metadata: [
-            "coordinator": "\(options.coordinator)", "session": "\(welcome.sessionID)", "protocol.version": "\(welcome.version)",
+            "coordinator": "\(coordinator)", "session": "\(welcome.sessionID)", "protocol.version": "\(welcome.version)",
         ])
         execute(core.connected(heartbeatIntervalMs: Int64(welcome.heartbeatIntervalMs), now: WallClock.now()))
     }
@@ -270,7 +273,8 @@ public actor Agent {
 
     /// The line systemd shows in `systemctl status`.
     public func statusLine() -> String {
-        let state = core.connected ? "connected to \(options.coordinator)" : "connecting to \(options.coordinator)"
+        let all = options.coordinators.map(\.description).joined(separator: ",")
+        let state = core.connected ? "connected to \(coordinator.map(\.description) ?? all)" : "connecting to \(all)"
         return "\(state); \(core.runningCount) running, \(core.spooled.count) results awaiting ack"
     }
 

@@ -5,7 +5,8 @@ public import GantryNet
 
 /// Everything the agent shell needs, resolved from config and flags.
 public struct AgentOptions: Sendable {
-    public var coordinator: HostPort
+    /// The coordinators to try, in order; a standby's NotLeader sends the agent to the leader.
+    public var coordinators: [HostPort]
     public var nodeID: NodeID
     public var token: Secret
     public var labels: Labels
@@ -24,11 +25,11 @@ public struct AgentOptions: Sendable {
     public var tls: GantryClient.TLS?
 
     public init(
-        coordinator: HostPort, nodeID: NodeID, token: Secret, labels: Labels = [:], cost: CostProfile = .free,
+        coordinators: [HostPort], nodeID: NodeID, token: Secret, labels: Labels = [:], cost: CostProfile = .free,
         engines: [EngineConfig], stateDir: String = "", maxFrameBytes: Int = defaultMaxFrameBytes,
         maxOutputBytes: Int = 1 << 20, software: String = "gantry-agent", probeIntervalMs: Int64 = 5000
     ) {
-        self.coordinator = coordinator
+        self.coordinators = coordinators
         self.nodeID = nodeID
         self.token = token
         self.labels = labels

@@ -83,21 +83,43 @@ public struct AgentService: Service {
     }
 
     /// Connect, serve, and reconnect with exponential backoff and jitter, until cancelled.
+    /// With several coordinators (a leader and its standbys), a failed one is followed by
+    /// the next, and a standby's NotLeader sends the agent straight to the leader.
     static func connectionLoop(agent: Agent) async {
         let logger = agent.logger
         var backoff = Backoff()
         var rng = SystemRandomNumberGenerator()
+        let coordinators = agent.options.coordinators
+        var next = 0
+        var redirect: HostPort?
+        var redirects = 0
         while !Task.isCancelled {
             let start = ContinuousClock.now
+            let target = redirect ?? coordinators[next % coordinators.count]
+            redirect = nil
             do {
-                try await Self.session(agent: agent)
+                try await Self.session(agent: agent, coordinator: target)
+            } catch let r as NotLeaderError {
+                await agent.disconnected()
+                if let leader = try? HostPort(parsing: r.leaderAddress), redirects < 3 {
+                    logger.info("that coordinator is a standby; going to the leader", metadata: [
+                        "coordinator": "\(target)", "leader": "\(leader)", "epoch": "\(r.epoch)",
+                    ])
+                    redirect = leader
+                    redirects += 1
+                    continue
+                }
+                logger.warning("no coordinator leads yet", metadata: ["coordinator": "\(target)", "error": "\(r)"])
+                next += 1
             } catch {
                 if !Task.isCancelled {
                     logger.warning("connection to the coordinator failed", metadata: [
-                        "coordinator": "\(agent.options.coordinator)", "error": "\(error)",
+                        "coordinator": "\(target)", "error": "\(error)",
                     ])
                 }
+                next += 1
             }
+            redirects = 0
             await agent.disconnected()
             if Task.isCancelled { break }
             // A connection that lived a while resets the backoff.
@@ -109,18 +131,18 @@ public struct AgentService: Service {
     }
 
     /// One connection, from connect to close.
-    static func session(agent: Agent) async throws {
+    static func session(agent: Agent, coordinator: HostPort) async throws {
         let options = agent.options
         let handshake = ClientHandshake(role: .agent, nodeID: options.nodeID.rawValue, token: options.token, software: options.software)
         let connection = try await GantryClient.connect(
-            host: options.coordinator.host, port: options.coordinator.port, handshake: handshake, maxFrameBytes: options.maxFrameBytes,
+            host: coordinator.host, port: coordinator.port, handshake: handshake, maxFrameBytes: options.maxFrameBytes,
             tls: options.tls)
         let channel = connection.channel
         try await connection.executeThenClose { inbound, outbound in
             var iterator = inbound.makeAsyncIterator()
             let welcome = try await GantryClient.awaitWelcome(&iterator)
             let outbox = Outbox()
-            await agent.connected(outbox: outbox, welcome: welcome)
+            await agent.connected(outbox: outbox, welcome: welcome, coordinator: coordinator)
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await writeLoop(outbox: outbox, outbound: outbound, channel: channel) }
                 group.addTask {

@@ -37,7 +37,9 @@ public struct EngineConfig: Hashable, Sendable {
 
 /// `agent.toml`.
 public struct AgentConfig: Hashable, Sendable {
-    public var coordinator = HostPort(host: "127.0.0.1", port: 7420)
+    /// `coordinator = "h:7420"`, or `coordinators = ["h1:7420", "h2:7420"]` (a leader and its
+    /// standbys: the agent finds the leader among them).
+    public var coordinators = [HostPort(host: "127.0.0.1", port: 7420)]
     /// Nil: the host name.
     public var nodeID: String?
     public var joinTokenFile = "/etc/gantry/join.token"
@@ -72,7 +74,16 @@ public struct AgentConfig: Hashable, Sendable {
             throw ConfigError("\(file): \(error)")
         }
         var top = TableReader(root, file: file)
-        coordinator = try top.hostPort("coordinator") ?? coordinator
+        if let one = try top.hostPort("coordinator") { coordinators = [one] }
+        if let list = try top.strings("coordinators") {
+            guard top.table["coordinator"] == nil else { throw top.fail("coordinators", "give coordinator or coordinators, not both") }
+            guard !list.isEmpty else { throw top.fail("coordinators", "the list is empty") }
+            do {
+                coordinators = try list.map { text throws(AddressError) in try HostPort(parsing: text) }
+            } catch {
+                throw top.fail("coordinators", error.message)
+            }
+        }
         if let id = try top.string("node_id") {
             guard NodeID.isValid(id) else {
                 throw top.fail("node_id", "'\(id)' is not a valid node id (1-63 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit)")
@@ -114,7 +125,7 @@ public struct AgentConfig: Hashable, Sendable {
             engines.append(engine)
         }
         try top.rejectUnknownKeys(known: [
-            "coordinator", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "shutdown_timeout", "health_interval", "log", "tls", "labels",
+            "coordinator", "coordinators", "node_id", "join_token_file", "state_dir", "max_frame_bytes", "shutdown_timeout", "health_interval", "log", "tls", "labels",
             "cost", "engine",
         ])
     }

@@ -32,6 +32,18 @@ public struct CoordinatorConfig: Hashable, Sendable {
 
     public var logLevel = "info"
 
+    /// `[store]`: SQLite in `state_dir` (one coordinator), or PostgreSQL (any number of
+    /// gantryds, one leading: high availability).
+    public enum StoreKind: String, Hashable, Sendable { case sqlite, postgres }
+    public var storeKind = StoreKind.sqlite
+    public var postgresURL: PostgresURL?
+    public var postgresPasswordFile: String?
+    /// `[ha]`: how long the leader's lease lasts without renewal, and the address clients
+    /// are sent to when this gantryd leads (default: `server.listen`, or the host name
+    /// with its port when that is a wildcard).
+    public var leaseTtlMs: Int64 = 5000
+    public var advertise: HostPort?
+
     // [tls]: serve the protocol over TLS; with client_ca_file, require client certificates
     // (mutual TLS) and bind each agent's node id to its certificate's name.
     public var tlsCertFile: String?
@@ -125,6 +137,29 @@ public struct CoordinatorConfig: Hashable, Sendable {
             guard settings.driftWindowMs >= 1000 else { throw t.fail("drift_window", "must be at least 1s") }
             try t.rejectUnknownKeys(known: ["drift_window"])
         }
+        if var t = try top.table("store") {
+            let kind = try t.string("kind") ?? storeKind.rawValue
+            guard let k = StoreKind(rawValue: kind) else { throw t.fail("kind", "'\(kind)' is not sqlite or postgres") }
+            storeKind = k
+            if let url = try t.string("url") {
+                do {
+                    postgresURL = try PostgresURL(parsing: url)
+                } catch {
+                    throw t.fail("url", error.message)
+                }
+            }
+            postgresPasswordFile = try t.string("password_file")
+            try t.rejectUnknownKeys(known: ["kind", "url", "password_file"])
+            if storeKind == .postgres, postgresURL == nil {
+                throw t.fail("url", "kind = \"postgres\" needs url = \"postgres://USER@HOST:5432/DATABASE\"")
+            }
+        }
+        if var t = try top.table("ha") {
+            leaseTtlMs = try t.durationMillis("lease_ttl") ?? leaseTtlMs
+            guard (1000...600_000).contains(leaseTtlMs) else { throw t.fail("lease_ttl", "must be between 1s and 10m") }
+            advertise = try t.hostPort("advertise")
+            try t.rejectUnknownKeys(known: ["lease_ttl", "advertise"])
+        }
         if var t = try top.table("tls") {
             tlsCertFile = try t.string("cert_file")
             tlsKeyFile = try t.string("key_file")
@@ -172,7 +207,7 @@ public struct CoordinatorConfig: Hashable, Sendable {
             }
             settings.costOverrides.append(CostOverride(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
         }
-        try top.rejectUnknownKeys(known: ["server", "api", "auth", "heartbeat", "jobs", "placement", "telemetry", "tls", "limits", "log", "cost_override"])
+        try top.rejectUnknownKeys(known: ["server", "api", "auth", "heartbeat", "jobs", "placement", "telemetry", "store", "ha", "tls", "limits", "log", "cost_override"])
     }
 }
 

@@ -103,6 +103,8 @@ extension ClusterStatus {
             ("slots_total", .int(Int64(slotsTotal))),
             ("slots_used", .int(Int64(slotsUsed))),
             ("tokens_per_second", .double(tokensPerSecond)),
+            ("leader", leaderEpoch > 0 ? .object([("address", .string(leaderAddress)), ("epoch", .int(Int64(leaderEpoch)))]) : .null),
+            ("standbys", .array(standbys.map { .string($0) })),
         ])
     }
 }

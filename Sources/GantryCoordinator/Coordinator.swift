@@ -178,7 +178,8 @@ public actor Coordinator {
     public func statusLine() -> String {
         let s = core.status(now: WallClock.now())
         let tps = Int(s.tokensPerSecond.rounded())
-        return "\(s.nodes[.ready] ?? 0) nodes ready; jobs: \(s.queueDepth) queued, \((s.jobs[.assigned] ?? 0) + (s.jobs[.running] ?? 0)) running; \(tps) tokens/s"
+        let role = s.leaderEpoch > 0 ? "leader (epoch \(s.leaderEpoch)); " : ""
+        return role + "\(s.nodes[.ready] ?? 0) nodes ready; jobs: \(s.queueDepth) queued, \((s.jobs[.assigned] ?? 0) + (s.jobs[.running] ?? 0)) running; \(tps) tokens/s"
     }
 
     /// Runs a core event and, if it placed jobs, records the time per placement.
@@ -200,6 +201,11 @@ public actor Coordinator {
     }
 
     public var sessionCount: Int { sessions.count }
+
+    /// This coordinator leads (PostgreSQL store): for `status`, `/metrics` and systemd.
+    public func setLeadership(address: String, epoch: Int64, standbys: [String]) {
+        core.setLeadership(address: address, epoch: UInt64(max(0, epoch)), standbys: standbys)
+    }
 
     /// The metrics gauges, refreshed for a scrape.
     func refreshMetrics() {

@@ -97,3 +97,17 @@ struct CoordinatorMetrics {
         Counter(label: "gantry_handshake_failures_total", dimensions: [("code", code.name)]).increment()
     }
 }
+
+/// High availability's metrics (a PostgreSQL store with standbys).
+public enum LeadershipMetrics {
+    /// `gantry_leader{instance}`: 1 on the leader, 0 on a standby.
+    public static func leadership(instance: String, leader: Bool) {
+        Gauge(label: "gantry_leader", dimensions: [("instance", instance)]).record(leader ? 1 : 0)
+    }
+
+    /// `gantry_failovers_total`: times this gantryd took the lease from another holder.
+    public static func tookOver() {
+        Counter(label: "gantry_failovers_total").increment()
+    }
+
+}

@@ -2,8 +2,8 @@ import GantryModel
 public import Hummingbird
 import NIOCore
 
-/// The HTTP listener's routes: `/healthz` and `/metrics` (Prometheus text), for load
-/// balancers and monitoring.
+/// The HTTP listener's routes: `/healthz`, `/readyz` and `/metrics` (Prometheus text), for
+/// load balancers and monitoring.
 public struct HTTPRoutes: Sendable {
     let coordinator: Coordinator
     let metricsText: (@Sendable () -> String)?
@@ -22,6 +22,8 @@ public struct HTTPRoutes: Sendable {
             let body = "{\"status\":\"ok\",\"nodes_ready\":\(s.nodes[.ready] ?? 0),\"queue_depth\":\(s.queueDepth),\"sessions\":\(sessions)}\n"
             return Self.text(body, type: "application/json")
         }
+        // Ready to take work: this gantryd leads (a standby answers 503), for load balancers.
+        router.get("/readyz") { _, _ in Self.text("ready\n", type: "text/plain") }
         if let metricsText {
             router.get("/metrics") { _, _ in
                 await coordinator.refreshMetrics()

@@ -115,11 +115,23 @@ extension CoordinatorCore {
             total += node.engines.reduce(0) { $0 + ($1.healthy ? $1.slots : 0) }
             used += node.active.count
         }
-        return ClusterStatus(
+        var status = ClusterStatus(
             software: settings.software, startedAt: startedAt, nodes: nodeStates,
             jobs: jobCounts.filter { $0.value > 0 }, queueDepth: queue.count,
             tokensPerSecond: throughput.rate(now: now), slotsTotal: total, slotsUsed: used
         )
+        if let leadership {
+            status.leaderAddress = leadership.address
+            status.leaderEpoch = leadership.epoch
+            status.standbys = leadership.standbys
+        }
+        return status
+    }
+
+    /// The shell tells the core that this coordinator leads (a PostgreSQL store with standbys):
+    /// its address, epoch and the standbys it last saw, for `status`.
+    public mutating func setLeadership(address: String, epoch: UInt64, standbys: [String]) {
+        leadership = Leadership(address: address, epoch: epoch, standbys: standbys)
     }
 
     /// Validates and queues a batch, all or nothing.

@@ -31,6 +31,13 @@ public struct CoordinatorCore: Sendable {
     /// tried again until it changes.
     var capacityEpoch: UInt64 = 0
     var blockedShapes: [JobQueue.Shape: UInt64] = [:]
+    /// High availability: this coordinator's leadership, as the shell reported it.
+    struct Leadership: Sendable {
+        var address: String
+        var epoch: UInt64
+        var standbys: [String]
+    }
+    var leadership: Leadership?
     /// Prefix affinity: by model, the engine that served each prompt prefix last.
     var prefixes: [String: PrefixTable] = [:]
 

@@ -138,6 +138,11 @@ public struct ClusterStatus: Hashable, Sendable {
     public var tokensPerSecond: Double
     public var slotsTotal: Int
     public var slotsUsed: Int
+    /// High availability: the leader (this gantryd), its epoch, the standbys. Empty with
+    /// a SQLite store.
+    public var leaderAddress = ""
+    public var leaderEpoch: UInt64 = 0
+    public var standbys: [String] = []
 
     public init(
         software: String = "", startedAt: Timestamp = .zero, nodes: [NodeState: Int] = [:], jobs: [JobState: Int] = [:],

@@ -1,3 +1,4 @@
+import Foundation
 /// A `host:port` listen or connect address (`[::1]:7420` for IPv6).
 public struct HostPort: Hashable, Sendable, CustomStringConvertible {
     public var host: String
@@ -38,4 +39,15 @@ public struct AddressError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension HostPort {
+    /// `a:7420,b:7420`: the coordinators a client may reach (the leader and its standbys).
+    public static func list(parsing text: String) throws(AddressError) -> [HostPort] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty, !parts.contains(where: \.isEmpty) else { throw AddressError("'\(text)' is not a comma-separated list of HOST:PORT") }
+        var out: [HostPort] = []
+        for part in parts { out.append(try HostPort(parsing: part)) }
+        return out
+    }
 }

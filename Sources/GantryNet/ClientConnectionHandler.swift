@@ -80,6 +80,12 @@ public final class ClientConnectionHandler: ChannelInboundHandler, RemovableChan
             context.fireChannelRead(wrapInboundOut(.established(welcome)))
         case .failed(let e):
             fail(context: context, e)
+        case .redirect(let r):
+            guard !failed else { return }
+            failed = true
+            deadline?.cancel()
+            context.fireErrorCaught(r)
+            context.close(promise: nil)
         }
     }
 

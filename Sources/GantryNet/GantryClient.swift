@@ -57,6 +57,8 @@ public enum GantryClient {
             }
         } catch let e as GantryError {
             throw e
+        } catch let r as NotLeaderError {
+            throw r
         } catch {
             throw GantryError(.unavailable, "the connection failed during the handshake: \(error)")
         }

@@ -1,5 +1,6 @@
 import GantryModel
 public import GantryPersistence
+import GantrySQL
 import GRDB
 
 /// The SQLite backend of the store interface. Reads go through the pool's readers on
@@ -11,11 +12,11 @@ extension Store: CoordinatorStore {
         switch query {
         case .job(let id):
             return .job(try await pool.read { db in
-                try Self.fetchJobs(db, where: "WHERE id = ?", arguments: [Int64(bitPattern: id.rawValue)]).first
+                try Self.fetchJobs(db, StoreReads.jobs("WHERE id = ?", [.integer(Int64(bitPattern: id.rawValue))])).first
             })
         case .jobs(let filter):
-            let (rest, arguments) = Self.jobsQuery(filter)
-            return .jobs(try await pool.read { db in try Self.fetchJobs(db, where: rest, arguments: arguments) })
+            let (rest, arguments) = StoreReads.listing(filter)
+            return .jobs(try await pool.read { db in try Self.fetchJobs(db, StoreReads.jobs(rest, arguments)) })
         case .report(let by, let from, let to):
             return .report(try await pool.read { db in try Self.report(db, by: by, from: from, to: to) })
         }

@@ -1,6 +1,7 @@
 public import GantryPersistence
 public import GantryModel
 import GantryAccounting
+import GantrySQL
 import Foundation
 import GRDB
 
@@ -85,155 +86,25 @@ public final class Store: Sendable {
     /// Applies changes in one transaction. Several versions of one job or node in the
     /// batch are coalesced to the last; ledger rows are inserted once.
     public func apply(_ changes: [StoreChange]) throws {
-        var jobs: [JobID: Job] = [:]
-        var jobOrder: [JobID] = []
-        var nodes: [NodeID: PersistedNode] = [:]
-        var ledger: [LedgerEntry] = []
-        var idle: [IdleAccrual] = []
-        var keys: [ApiKey] = []
-        for change in changes {
-            switch change {
-            case .job(let j):
-                if jobs.updateValue(j, forKey: j.id) == nil { jobOrder.append(j.id) }
-            case .node(let n): nodes[n.id] = n
-            case .ledger(let e): ledger.append(e)
-            case .idle(let i): idle.append(i)
-            case .apiKey(let k): keys.append(k)
-            }
-        }
+        let inserts = StoreWrites.inserts(changes)
         try pool.write { db in
-            let jobStatement = try db.cachedStatement(sql: Self.upsertJobSQL)
-            let attemptStatement = try db.cachedStatement(sql: Self.upsertAttemptSQL)
-            for id in jobOrder {
-                let job = jobs[id]!
-                try jobStatement.execute(arguments: Self.arguments(job))
-                for a in job.attempts {
-                    try attemptStatement.execute(arguments: [
-                        Int64(bitPattern: job.id.rawValue), Int64(a.number), a.node.rawValue, a.engine, a.state.rawValue, a.error,
-                        a.assignedAt.unixMillis, a.startedAt?.unixMillis, a.finishedAt?.unixMillis,
-                    ])
-                }
-            }
-            let nodeStatement = try db.cachedStatement(sql: Self.upsertNodeSQL)
-            for node in nodes.values {
-                try nodeStatement.execute(arguments: [
-                    node.id.rawValue, json(node.labels), json(node.inventory), json(node.engines), json(node.cost),
-                    node.cordoned, node.draining, node.lastSeen.unixMillis,
-                ])
-            }
-            let ledgerStatement = try db.cachedStatement(sql: Self.insertLedgerSQL)
-            for e in ledger {
-                let r = e.receipt
-                try ledgerStatement.execute(arguments: [
-                    Int64(bitPattern: e.job.rawValue), Int64(e.attempt), e.node.rawValue, e.engine, e.model, e.tenant,
-                    e.outcome.rawValue, e.promptTokens, e.completionTokens, e.tokensEstimated, e.startedAt.unixMillis,
-                    e.finishedAt.unixMillis, e.pool, r.wallMs, r.slotMs, r.busyMicros, r.energyMillijoules, r.energyMeasured,
-                    r.depreciationMicroUSD, r.energyMicroUSD, r.overheadMicroUSD,
-                ])
-            }
-            let keyStatement = try db.cachedStatement(sql: Self.upsertKeySQL)
-            for k in keys {
-                try keyStatement.execute(arguments: [
-                    k.id, Data(k.secretHash), k.spec.tenant, k.spec.priority, json(k.spec.models), k.spec.name, k.spec.maxInflight,
-                    k.createdAt.unixMillis, k.revokedAt?.unixMillis,
-                ])
-            }
-            let idleStatement = try db.cachedStatement(sql: Self.insertIdleSQL)
-            for i in idle {
-                try idleStatement.execute(arguments: [
-                    i.node.rawValue, i.pool, i.from.unixMillis, i.to.unixMillis, i.idleMs, i.energyMillijoules, i.energyMeasured,
-                    i.depreciationMicroUSD, i.energyMicroUSD, i.overheadMicroUSD, i.outsideTokens,
-                ])
+            for insert in inserts {
+                let statement = try db.cachedStatement(sql: insert.oneRow)
+                for row in insert.rows { try statement.execute(arguments: row.arguments) }
             }
         }
-    }
-
-    static let upsertJobSQL = """
-        INSERT INTO jobs (id, state, model, prompt, max_tokens, priority, tenant, constraints, temperature, seed, timeout_ms,
-            submitted_at, started_at, first_token_at, finished_at, output, prompt_tokens, completion_tokens, tokens_estimated,
-            simulated, error, kind, messages, stop, top_p, interactive, api_key_id, finish_reason)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET state = excluded.state, started_at = excluded.started_at,
-            first_token_at = excluded.first_token_at, finished_at = excluded.finished_at, output = excluded.output,
-            prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
-            tokens_estimated = excluded.tokens_estimated, simulated = excluded.simulated, error = excluded.error,
-            finish_reason = excluded.finish_reason
-        """
-
-    static let upsertKeySQL = """
-        INSERT INTO api_keys (id, secret_sha256, tenant, priority, models, name, max_inflight, created_at, revoked_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET revoked_at = excluded.revoked_at
-        """
-
-    static let upsertAttemptSQL = """
-        INSERT INTO attempts (job_id, number, node, engine, state, error, assigned_at, started_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(job_id, number) DO UPDATE SET state = excluded.state, error = excluded.error,
-            started_at = excluded.started_at, finished_at = excluded.finished_at
-        """
-
-    static let upsertNodeSQL = """
-        INSERT INTO nodes (id, labels, inventory, engines, cost, cordoned, draining, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET labels = excluded.labels, inventory = excluded.inventory, engines = excluded.engines,
-            cost = excluded.cost, cordoned = excluded.cordoned, draining = excluded.draining, last_seen = excluded.last_seen
-        """
-
-    static let insertLedgerSQL = """
-        INSERT OR IGNORE INTO ledger (job_id, attempt, node, engine, model, tenant, outcome, prompt_tokens, completion_tokens,
-            tokens_estimated, started_at, finished_at, pool, wall_ms, slot_ms, busy_us, energy_mj, energy_measured,
-            depreciation_uusd, energy_uusd, overhead_uusd)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-
-    static let insertIdleSQL = """
-        INSERT INTO idle (node, pool, started_at, ended_at, idle_ms, energy_mj, energy_measured, depreciation_uusd,
-            energy_uusd, overhead_uusd, outside_tokens)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
-
-    static func arguments(_ job: Job) -> StatementArguments {
-        let s = job.spec
-        let temperature: Double? = s.temperature.map { Double($0) }
-        let seed: Int64? = s.seed.map { Int64(bitPattern: $0) }
-        return [
-            Int64(bitPattern: job.id.rawValue), job.state.rawValue, s.model, s.prompt, s.maxTokens, s.priority, s.tenant,
-            labelsJSON(s.constraints), temperature, seed, s.timeoutMs,
-            job.submittedAt.unixMillis, job.startedAt?.unixMillis, job.firstTokenAt?.unixMillis, job.finishedAt?.unixMillis,
-            job.output, job.usage.promptTokens, job.usage.completionTokens, job.usage.estimated, job.simulated, job.error,
-            s.kind.rawValue, s.kind == .chat ? s.messages : nil, s.stop.isEmpty ? nil : json(s.stop), s.topP.map { Double($0) },
-            s.interactive, s.apiKeyID, job.finishReason,
-        ]
     }
 
     /// Drops prompts and outputs of jobs that finished before `cutoff` (ledger rows and
     /// job metadata stay: they are the accounting). Returns how many jobs were pruned.
     @discardableResult
     public func pruneOutputs(finishedBefore cutoff: Timestamp) throws -> Int {
-        try pool.write { db in
-            try db.execute(sql: """
-                UPDATE jobs SET prompt = NULL, output = NULL, messages = NULL, pruned = 1
-                WHERE pruned = 0 AND finished_at IS NOT NULL AND finished_at < ?
-                """, arguments: [cutoff.unixMillis])
+        let prune = StoreWrites.prune(finishedBefore: cutoff)
+        return try pool.write { db in
+            try db.execute(sql: prune.sql, arguments: prune.arguments.arguments)
             return db.changesCount
         }
     }
-}
-
-func json<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
-}
-
-/// Most jobs carry no constraints: skip the encoder (it dominated the job upsert).
-func labelsJSON(_ labels: Labels) -> String { labels.isEmpty ? "{}" : json(labels) }
-
-func unjsonLabels(_ text: String?) -> Labels? { text == "{}" ? [:] : unjson(Labels.self, text) }
-
-func unjson<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
-    guard let text else { return nil }
-    return try? JSONDecoder().decode(type, from: Data(text.utf8))
 }
 
 func describe(_ error: any Error) -> String {

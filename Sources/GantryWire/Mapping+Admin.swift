@@ -169,6 +169,9 @@ extension ClusterStatus {
         self.init(
             software: p.software, startedAt: Timestamp(unixMillis: p.startedAtUnixMs), nodes: nodes, jobs: jobs,
             queueDepth: Int(p.queueDepth), tokensPerSecond: p.tokensPerSecond, slotsTotal: Int(p.slotsTotal), slotsUsed: Int(p.slotsUsed))
+        leaderAddress = p.leaderAddress
+        leaderEpoch = p.leaderEpoch
+        standbys = p.standbys
     }
 
     var proto: Gantry_V1_StatusResponse {
@@ -181,6 +184,9 @@ extension ClusterStatus {
             $0.tokensPerSecond = tokensPerSecond
             $0.slotsTotal = UInt32(clamping: slotsTotal)
             $0.slotsUsed = UInt32(clamping: slotsUsed)
+            $0.leaderAddress = leaderAddress
+            $0.leaderEpoch = leaderEpoch
+            $0.standbys = standbys
         }
     }
 }

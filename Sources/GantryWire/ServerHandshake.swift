@@ -127,6 +127,8 @@ public struct ClientHandshake: Sendable {
         case send(WireMessage)
         case established(Welcome)
         case failed(GantryError)
+        /// A standby answered: the leader is elsewhere.
+        case redirect(NotLeaderError)
     }
 
     private let role: PeerRole
@@ -161,6 +163,8 @@ public struct ClientHandshake: Sendable {
             return .failed(r.error)
         case .error(let e, _):
             return .failed(e)
+        case .notLeader(let address, let epoch, let text):
+            return .redirect(NotLeaderError(leaderAddress: address, epoch: epoch, message: text))
         default:
             return .failed(GantryError(.unexpectedMessage, "unexpected \(message.kind) during the handshake"))
         }

@@ -17,6 +17,8 @@ public enum WireMessage: Hashable, Sendable {
     case jobEvent(JobEvent)
     case error(GantryError, fatal: Bool)
     case goodbye(String)
+    /// A standby's answer to Hello: the leader's address ("" when none) and epoch.
+    case notLeader(address: String, epoch: UInt64, message: String)
     /// A valid Envelope whose content this side cannot take: an unknown payload (from a
     /// newer peer), an unknown request type or enum value, or a malformed field. The
     /// receiver answers with a non-fatal error echoing the envelope's request id; the
@@ -52,6 +54,7 @@ public enum WireMessage: Hashable, Sendable {
         case .jobEvent: "JobEvent"
         case .error: "Error"
         case .goodbye: "Goodbye"
+        case .notLeader: "NotLeader"
         case .unreadable: "an unreadable message"
         }
     }
@@ -163,6 +166,7 @@ extension WireMessage {
         case .jobEvent(let e): self = .jobEvent(JobEvent(job: try Job(e.job), outputDelta: e.outputDelta, final: e.final, outputReset: e.outputReset))
         case .error(let e): self = .error(GantryError(ErrorCode(e.code), e.message), fatal: e.fatal)
         case .goodbye(let g): self = .goodbye(g.reason)
+        case .notLeader(let n): self = .notLeader(address: n.leaderAddress, epoch: n.epoch, message: n.message)
         }
     }
 
@@ -234,6 +238,12 @@ extension WireMessage {
                 $0.fatal = fatal
             })
         case .goodbye(let reason): return .goodbye(.with { $0.reason = reason })
+        case .notLeader(let address, let epoch, let message):
+            return .notLeader(.with {
+                $0.leaderAddress = address
+                $0.epoch = epoch
+                $0.message = message
+            })
         case .unreadable(let e):
             return .error(.with {
                 $0.code = e.code.proto

@@ -23,7 +23,7 @@ struct GantryAgentCommand: AsyncParsableCommand {
     @Option(help: "Config file (default \(AgentConfig.defaultPath); built-in defaults if that is missing).")
     var config: String?
 
-    @Option(help: "The coordinator's protocol address, HOST:PORT.")
+    @Option(help: "The coordinator's protocol address, HOST:PORT, or a comma-separated list (a leader and its standbys).")
     var coordinator: String?
 
     @Option(name: .customLong("node-id"), help: "This node's id (default: the host name).")
@@ -52,7 +52,7 @@ struct GantryAgentCommand: AsyncParsableCommand {
         }
         if let coordinator {
             do {
-                settings.coordinator = try HostPort(parsing: coordinator)
+                settings.coordinators = try HostPort.list(parsing: coordinator)
             } catch {
                 throw UsageError("--coordinator: \(error.message)")
             }
@@ -81,7 +81,7 @@ struct GantryAgentCommand: AsyncParsableCommand {
         format.bootstrap(identifier: "gantry-agent", level: levelControl)
         let logger = Logger(label: "gantry-agent")
         var options = AgentOptions(
-            coordinator: settings.coordinator, nodeID: id, token: token, labels: settings.labels, cost: settings.cost,
+            coordinators: settings.coordinators, nodeID: id, token: token, labels: settings.labels, cost: settings.cost,
             engines: settings.engines, stateDir: settings.stateDir, maxFrameBytes: settings.maxFrameBytes,
             software: "gantry-agent/\(GantryVersion.current)")
         options.shutdownTimeoutMs = settings.shutdownTimeoutMs
@@ -108,7 +108,7 @@ struct GantryAgentCommand: AsyncParsableCommand {
             logger.notice("results in the spool will be re-sent until acknowledged", metadata: ["spool": "\(spool.directory)", "results": "\(spooled)"])
         }
         logger.notice("gantry-agent starting", metadata: [
-            "version": "\(GantryVersion.current)", "node.id": "\(id)", "coordinator": "\(settings.coordinator)",
+            "version": "\(GantryVersion.current)", "node.id": "\(id)", "coordinator": "\(settings.coordinators.map(\.description).joined(separator: ","))",
             "cpus": "\(inventory.cpus)", "gpus": "\(inventory.gpus.count)", "gpu.source": "\(inventory.gpuSource.rawValue)",
         ])
         let command = self
@@ -118,7 +118,7 @@ struct GantryAgentCommand: AsyncParsableCommand {
                     .init(service: AgentService(agent: agent)),
                     .init(service: SupervisorService(
                         supervisor: Notifier(), logger: logger,
-                        ready: { [coordinator = settings.coordinator] in "connecting to \(coordinator)" },
+                        ready: { [coordinators = settings.coordinators] in "connecting to \(coordinators.map(\.description).joined(separator: ","))" },
                         status: { await agent.statusLine() },
                         reload: {
                             // The rest of an agent's configuration is what it registered with;

@@ -34,7 +34,7 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "gantryd's protocol address, HOST:PORT (default: $GANTRY_COORDINATOR or 127.0.0.1:7420).")
+    @Option(help: "gantryd's protocol address, HOST:PORT, or a comma-separated list of a leader and its standbys (default: $GANTRY_COORDINATOR or 127.0.0.1:7420).")
     var coordinator: String?
 
     @Option(name: .customLong("token-file"), help: "Admin or read-only token file (default: $GANTRY_TOKEN_FILE or /etc/gantry/admin.token).")
@@ -95,10 +95,10 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func address() throws -> HostPort {
+    func addresses() throws -> [HostPort] {
         let text = coordinator ?? environment("GANTRY_COORDINATOR") ?? "127.0.0.1:7420"
         do {
-            return try HostPort(parsing: text)
+            return try HostPort.list(parsing: text)
         } catch {
             throw UsageError("coordinator address: \(error.message)")
         }
@@ -113,10 +113,10 @@ struct GlobalOptions: ParsableArguments {
 
     /// Connects, runs `body`, and turns protocol errors into one-line failures.
     func withClient<R: Sendable>(_ body: @escaping @Sendable (ControlClient) async throws -> R) async throws -> R {
-        let address = try address()
+        let addresses = try addresses()
         let token = try token()
         do {
-            return try await ControlClient.withConnection(to: address, token: token, timeoutMs: Int64(timeoutSeconds * 1000), tls: try tls(), body)
+            return try await ControlClient.withConnection(to: addresses, token: token, timeoutMs: Int64(timeoutSeconds * 1000), tls: try tls(), body)
         } catch let e as GantryError {
             switch e.code {
             case .badRequest: throw UsageError(e.message)

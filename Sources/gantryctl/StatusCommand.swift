@@ -11,8 +11,12 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let response = try await global.withClient { try await $0.request(.status) }
         guard case .status(let s) = response else { throw unexpected(response) }
-        global.emit(json: s.json, table: Table(headers: ["FIELD", "VALUE"], rows: [
-            ["version", s.software],
+        var rows: [[String]] = [["version", s.software]]
+        if s.leaderEpoch > 0 {
+            rows.append(["leader", "\(s.leaderAddress) (epoch \(s.leaderEpoch))"])
+            rows.append(["standbys", s.standbys.joined(separator: ", ").ifEmpty("none")])
+        }
+        global.emit(json: s.json, table: Table(headers: ["FIELD", "VALUE"], rows: rows + [
             ["nodes", NodeState.allCases.compactMap { st in s.nodes[st].map { "\($0) \(st.rawValue)" } }.joined(separator: ", ").ifEmpty("none")],
             ["jobs", JobState.allCases.compactMap { st in s.jobs[st].map { "\($0) \(st.rawValue)" } }.joined(separator: ", ").ifEmpty("none")],
             ["queue", "\(s.queueDepth)"],

@@ -7,6 +7,8 @@ import GantryModel
 import GantryRuntime
 import GantrySystemd
 import GantryStore
+import GantryPostgres
+import GantryPersistence
 import Logging
 import Metrics
 import Prometheus
@@ -20,8 +22,22 @@ struct GantryD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gantryd",
         abstract: "The Gantry coordinator: membership, queue, placement, state and accounting.",
-        discussion: "Reads \(CoordinatorConfig.defaultPath) unless --config names another file; flags override the file.",
-        version: GantryVersion.current)
+        discussion: "`gantryd [serve] [options]` runs the coordinator; `gantryd migrate` copies a stopped coordinator's state to PostgreSQL.",
+        version: GantryVersion.current,
+        subcommands: [Serve.self, Migrate.self],
+        defaultSubcommand: Serve.self)
+
+    static func main() async {
+        await CommandLineMain.run(Self.self, program: "gantryd", usageErrors: [ConfigError.self])
+    }
+
+    static var software: String { "gantryd/\(GantryVersion.current)" }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the coordinator (the default).",
+        discussion: "Reads \(CoordinatorConfig.defaultPath) unless --config names another file; flags override the file.")
 
     @Option(help: "Config file (default \(CoordinatorConfig.defaultPath); built-in defaults if that is missing).")
     var config: String?
@@ -47,10 +63,6 @@ struct GantryD: AsyncParsableCommand {
     @Flag(name: .customLong("check-state"), help: "Verify the store in the state directory, print what it holds, and exit (1 if it is damaged).")
     var checkState = false
 
-    static func main() async {
-        await CommandLineMain.run(Self.self, program: "gantryd", usageErrors: [ConfigError.self])
-    }
-
     /// The configuration file with the flags applied over it.
     func loadConfig() throws -> (CoordinatorConfig, Logger.Level) {
         let path = config ?? CoordinatorConfig.defaultPath
@@ -74,6 +86,9 @@ struct GantryD: AsyncParsableCommand {
         let format = try LogFormatChoice(flag: logFormat)
 
         if checkState {
+            guard settings.storeKind == .sqlite else {
+                throw UsageError("--check-state reads a SQLite store; this config uses PostgreSQL (check it with psql, or `gantryctl status`)")
+            }
             let store: Store
             do {
                 store = try Store.open(stateDir: settings.stateDir, readOnly: true)
@@ -90,17 +105,15 @@ struct GantryD: AsyncParsableCommand {
         format.bootstrap(identifier: "gantryd", level: levelControl)
         let logger = Logger(label: "gantryd")
 
-        let software = "gantryd/\(GantryVersion.current)"
-        var options = try CoordinatorOptions(config: settings, software: software)
+        var options = try CoordinatorOptions(config: settings, software: GantryD.software)
         options.onStoreFailure = { error in
+            if let fenced = error as? FencedError {
+                logger.critical("lost the leadership: \(fenced)")
+                writeStderr("gantryd: error: \(fenced)\n")
+                Glibc.exit(75)
+            }
             writeStderr("gantryd: error: cannot write to the store: \(error); exiting\n")
             Glibc.exit(1)
-        }
-        let store: Store
-        do {
-            store = try Store.open(stateDir: settings.stateDir, minFreeBytes: settings.minFreeBytes)
-        } catch {
-            throw CommandFailure(error.message)
         }
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -109,6 +122,36 @@ struct GantryD: AsyncParsableCommand {
             .microseconds(100), .microseconds(200), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(25),
         ]
         MetricsSystem.bootstrap(factory)
+        let context = Serving(command: self, settings: settings, options: options, logger: logger, levelControl: levelControl, metricsText: { registry.emitToString() })
+        switch settings.storeKind {
+        case .sqlite:
+            let store: Store
+            do {
+                store = try Store.open(stateDir: settings.stateDir, minFreeBytes: settings.minFreeBytes)
+            } catch {
+                throw CommandFailure(error.message)
+            }
+            try await context.serve(store: store)
+        case .postgres:
+            try await HighAvailability(context: context).run()
+        }
+    }
+}
+
+/// What serving needs, once the config is read and logging and metrics are up.
+struct Serving: Sendable {
+    let command: Serve
+    let settings: CoordinatorConfig
+    let options: CoordinatorOptions
+    let logger: Logger
+    let levelControl: LogLevelControl
+    let metricsText: @Sendable () -> String
+
+    /// Runs the coordinator on `store` until SIGTERM: its listeners, writer, ticker and
+    /// systemd notifications, plus `first` (started first, stopped last).
+    func serve(store: any CoordinatorStore, first: [any Service] = [], started: @Sendable (Coordinator) async -> Void = { _ in }) async throws {
+        let logger = self.logger
+        let settings = self.settings
         // Socket activation: systemd may hand us the listening sockets, by name.
         let inherited = SocketActivation.listeners()
         if !inherited.isEmpty {
@@ -117,8 +160,9 @@ struct GantryD: AsyncParsableCommand {
         let services = CoordinatorServices(
             options: options, logger: logger, store: store,
             inherited: .init(protocolListener: inherited["gantry"], http: inherited["http"], api: inherited["api"]),
-            metricsText: { registry.emitToString() })
-        let command = self
+            metricsText: metricsText)
+        let command = self.command
+        let levelControl = self.levelControl
         let coordinator = services.coordinator
         let supervisor = SupervisorService(
             supervisor: Notifier(), logger: logger,
@@ -131,18 +175,19 @@ struct GantryD: AsyncParsableCommand {
             status: { await coordinator.statusLine() },
             reload: {
                 let (config, level) = try command.loadConfig()
-                await coordinator.reload(try CoordinatorOptions(config: config, software: software))
+                await coordinator.reload(try CoordinatorOptions(config: config, software: GantryD.software))
                 levelControl.level = level
                 return "tokens, settings, cost overrides, scorer weights, limits and log level (\(level)) from \(command.config ?? CoordinatorConfig.defaultPath)"
             })
         do {
             try await coordinator.start()
         } catch {
-            throw CommandFailure("cannot load state from \(store.path): \(error)")
+            throw CommandFailure("cannot load state from \(store.location): \(error)")
         }
+        await started(coordinator)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: (services.all + [supervisor]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                services: (first + services.all + [supervisor]).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.notice("gantryd starting", metadata: [

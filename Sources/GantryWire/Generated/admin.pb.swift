@@ -688,6 +688,14 @@ nonisolated struct Gantry_V1_StatusResponse: Sendable {
 
   var slotsUsed: UInt32 = 0
 
+  /// High availability (PostgreSQL store): this leader's address and epoch, and the
+  /// standbys seen recently. Empty and 0 with a SQLite store.
+  var leaderAddress: String = String()
+
+  var leaderEpoch: UInt64 = 0
+
+  var standbys: [String] = []
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -2422,7 +2430,7 @@ nonisolated extension Gantry_V1_ReportRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Gantry_V1_StatusResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".StatusResponse"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}software\0\u{3}started_at_unix_ms\0\u{1}nodes\0\u{1}jobs\0\u{3}queue_depth\0\u{3}tokens_per_second\0\u{3}slots_total\0\u{3}slots_used\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}software\0\u{3}started_at_unix_ms\0\u{1}nodes\0\u{1}jobs\0\u{3}queue_depth\0\u{3}tokens_per_second\0\u{3}slots_total\0\u{3}slots_used\0\u{3}leader_address\0\u{3}leader_epoch\0\u{1}standbys\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2438,6 +2446,9 @@ nonisolated extension Gantry_V1_StatusResponse: SwiftProtobuf.Message, SwiftProt
       case 6: try { try decoder.decodeSingularDoubleField(value: &self.tokensPerSecond) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.slotsTotal) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.slotsUsed) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.leaderAddress) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.leaderEpoch) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.standbys) }()
       default: break
       }
     }
@@ -2468,6 +2479,15 @@ nonisolated extension Gantry_V1_StatusResponse: SwiftProtobuf.Message, SwiftProt
     if self.slotsUsed != 0 {
       try visitor.visitSingularUInt32Field(value: self.slotsUsed, fieldNumber: 8)
     }
+    if !self.leaderAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.leaderAddress, fieldNumber: 9)
+    }
+    if self.leaderEpoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leaderEpoch, fieldNumber: 10)
+    }
+    if !self.standbys.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.standbys, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2480,6 +2500,9 @@ nonisolated extension Gantry_V1_StatusResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.tokensPerSecond != rhs.tokensPerSecond {return false}
     if lhs.slotsTotal != rhs.slotsTotal {return false}
     if lhs.slotsUsed != rhs.slotsUsed {return false}
+    if lhs.leaderAddress != rhs.leaderAddress {return false}
+    if lhs.leaderEpoch != rhs.leaderEpoch {return false}
+    if lhs.standbys != rhs.standbys {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -207,6 +207,15 @@ nonisolated struct Gantry_V1_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._payload = .goodbye(newValue)}
   }
 
+  /// A standby gantryd's answer to Hello (high availability): go to the leader.
+  var notLeader: Gantry_V1_NotLeader {
+    get {
+      if case .notLeader(let v)? = _storage._payload {return v}
+      return Gantry_V1_NotLeader()
+    }
+    set {_uniqueStorage()._payload = .notLeader(newValue)}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   nonisolated enum OneOf_Payload: Equatable, Sendable {
@@ -234,12 +243,37 @@ nonisolated struct Gantry_V1_Envelope: @unchecked Sendable {
     /// Either direction.
     case error(Gantry_V1_Error)
     case goodbye(Gantry_V1_Goodbye)
+    /// A standby gantryd's answer to Hello (high availability): go to the leader.
+    case notLeader(Gantry_V1_NotLeader)
 
   }
 
   init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// Sent by a standby gantryd (one that shares a PostgreSQL store with a leader) in answer
+/// to Hello, after which it closes the connection. The client connects to leader_address
+/// instead (empty while no gantryd leads: try again, or the next configured address).
+/// A client older than this message sees an unknown payload and fails the handshake: list
+/// only leaders for it, or upgrade clients first.
+nonisolated struct Gantry_V1_NotLeader: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// host:port
+  var leaderAddress: String = String()
+
+  /// the leader's epoch (0: none yet)
+  var epoch: UInt64 = 0
+
+  var message: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
 }
 
 /// Sent before a peer closes a connection on purpose (shutdown, drain, replaced session).
@@ -261,7 +295,7 @@ fileprivate nonisolated let _protobuf_package = "gantry.v1"
 
 nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Envelope"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}challenge\0\u{1}auth\0\u{1}welcome\0\u{1}reject\0\u{2}\u{6}register\0\u{1}registered\0\u{1}heartbeat\0\u{4}\u{8}job_assign\0\u{3}job_accept\0\u{3}job_reject\0\u{3}job_progress\0\u{3}job_result\0\u{3}job_cancel\0\u{3}job_ack\0\u{4}\u{4}admin_request\0\u{3}admin_response\0\u{3}job_event\0\u{2}\u{8}error\0\u{1}goodbye\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}challenge\0\u{1}auth\0\u{1}welcome\0\u{1}reject\0\u{2}\u{6}register\0\u{1}registered\0\u{1}heartbeat\0\u{4}\u{8}job_assign\0\u{3}job_accept\0\u{3}job_reject\0\u{3}job_progress\0\u{3}job_result\0\u{3}job_cancel\0\u{3}job_ack\0\u{4}\u{4}admin_request\0\u{3}admin_response\0\u{3}job_event\0\u{2}\u{8}error\0\u{1}goodbye\0\u{3}not_leader\0")
 
   fileprivate class _StorageClass {
     var _requestID: UInt64 = 0
@@ -557,6 +591,19 @@ nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._payload = .goodbye(v)
           }
         }()
+        case 52: try {
+          var v: Gantry_V1_NotLeader?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .notLeader(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .notLeader(v)
+          }
+        }()
         default: break
         }
       }
@@ -653,6 +700,10 @@ nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._
         guard case .goodbye(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 51)
       }()
+      case .notLeader?: try {
+        guard case .notLeader(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 52)
+      }()
       case nil: break
       }
     }
@@ -670,6 +721,46 @@ nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_NotLeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".NotLeader"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}leader_address\0\u{1}epoch\0\u{1}message\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.leaderAddress) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.leaderAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.leaderAddress, fieldNumber: 1)
+    }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 2)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_NotLeader, rhs: Gantry_V1_NotLeader) -> Bool {
+    if lhs.leaderAddress != rhs.leaderAddress {return false}
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.message != rhs.message {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
