@@ -116,6 +116,11 @@ public actor Agent {
 
     var heartbeatIntervalMs: Int64 { core.heartbeatIntervalMs }
 
+    /// The silence limit, when the coordinator acknowledges heartbeats and has exceeded it.
+    func coordinatorSilence() -> Int64? {
+        core.coordinatorSilent(now: WallClock.now()) ? core.silenceLimitMs : nil
+    }
+
     func heartbeat(force: Bool = false) async {
         let now = WallClock.now()
         guard force || core.heartbeatDue(now: now), core.connected else { return }

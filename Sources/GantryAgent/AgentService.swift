@@ -149,6 +149,9 @@ public struct AgentService: Service {
                     while !Task.isCancelled {
                         try await Task.sleep(for: .milliseconds(max(50, await agent.heartbeatIntervalMs / 4)))
                         await agent.heartbeat()
+                        if let silent = await agent.coordinatorSilence() {
+                            throw GantryError(.unavailable, "the coordinator has not answered for \(silent) ms (paused, or cut off); looking for the leader again")
+                        }
                     }
                 }
                 defer { outbox.finish() }

@@ -53,6 +53,10 @@ public struct AgentCore: Sendable {
     public private(set) var heartbeatIntervalMs: Int64 = 1000
     var lastHeartbeat: Timestamp = .zero
     var heartbeatSeq: UInt64 = 0
+    /// When the coordinator last sent anything, and whether it acknowledges heartbeats (so
+    /// that its silence means something).
+    var lastHeard: Timestamp = .zero
+    var coordinatorAcks = false
 
     public init(nodeID: NodeID, labels: Labels, inventory: Inventory, cost: CostProfile, engines: [EngineStatus], software: String) {
         self.nodeID = nodeID
@@ -88,9 +92,12 @@ public struct AgentCore: Sendable {
         connected = true
         self.heartbeatIntervalMs = max(50, heartbeatIntervalMs)
         lastHeartbeat = now
-        let registration = Registration(
+        lastHeard = now
+        coordinatorAcks = false
+        var registration = Registration(
             nodeID: nodeID, labels: labels, inventory: inventory, engines: engineStatuses, cost: cost,
             running: running.keys.sorted(by: refOrder), spooled: spooled.keys.sorted(by: refOrder), software: software)
+        registration.heartbeatAcks = true
         var out: [AgentDirective] = [.send(.register(registration))]
         for ref in spooled.keys.sorted(by: refOrder) { out.append(.durable(.send(.result(spooled[ref]!)))) }
         return out
@@ -106,6 +113,16 @@ public struct AgentCore: Sendable {
         connected && now - lastHeartbeat >= heartbeatIntervalMs
     }
 
+    /// How long a coordinator that acknowledges heartbeats may stay silent: three intervals
+    /// (at least two seconds).
+    public var silenceLimitMs: Int64 { max(3 * heartbeatIntervalMs, 2000) }
+
+    /// The coordinator acknowledges heartbeats and has said nothing for `silenceLimitMs`: it
+    /// is paused or cut off (another may lead now). The agent should drop the connection.
+    public func coordinatorSilent(now: Timestamp) -> Bool {
+        connected && coordinatorAcks && now - lastHeard > silenceLimitMs
+    }
+
     public mutating func heartbeat(stats: HostStats, now: Timestamp) -> [AgentDirective] {
         guard connected else { return [] }
         lastHeartbeat = now
@@ -116,9 +133,13 @@ public struct AgentCore: Sendable {
     // MARK: coordinator messages
 
     public mutating func received(_ message: CoordinatorMessage, now: Timestamp) -> [AgentDirective] {
+        lastHeard = now
         switch message {
         case .registered(let r):
+            coordinatorAcks = r.heartbeatAcks
             return r.cancel.flatMap { stop($0, reason: "the coordinator no longer wants this attempt") }
+        case .heartbeatAck:
+            return []
         case .assign(let a):
             return assign(a)
         case .cancel(let ref, let reason):

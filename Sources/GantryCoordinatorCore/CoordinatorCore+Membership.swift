@@ -70,7 +70,10 @@ extension CoordinatorCore {
         for (ref, _) in nodes[id]!.active where !reported.contains(ref) {
             out += endAttempt(ref, as: .lost, reason: "the agent on \(id) restarted without it", now: now)
         }
-        out.append(.send(session, .registered(Registered(nodeID: id, state: nodes[id]!.state, cancel: cancel))))
+        var registered = Registered(nodeID: id, state: nodes[id]!.state, cancel: cancel)
+        registered.heartbeatAcks = reg.heartbeatAcks
+        nodes[id]!.heartbeatAcks = reg.heartbeatAcks
+        out.append(.send(session, .registered(registered)))
         out.append(.wakeUp(at: now + settings.ttlMs + 1))
         markDirty(node: id)
         capacityEpoch &+= 1
@@ -98,9 +101,11 @@ extension CoordinatorCore {
         node.idleEnergyBaseline = idleEnergy
         nodes[id] = node
         sampleTokenDrift(id, now: now)
-        guard grew else { return [] }
+        // Agents that asked hear back, so they notice a coordinator gone silent.
+        let ack: [CoordinatorDirective] = node.heartbeatAcks ? node.session.map { [.send($0, .heartbeatAck(seq: hb.seq))] } ?? [] : []
+        guard grew else { return ack }
         capacityEpoch &+= 1
-        return schedule(now: now)
+        return ack + schedule(now: now)
     }
 
     /// A connection closed. An agent's node stays as it is until `ttl` passes without a

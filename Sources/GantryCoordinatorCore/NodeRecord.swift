@@ -17,6 +17,8 @@ struct NodeRecord: Sendable {
     var connectedAt: Timestamp
     var lastHeartbeat: Timestamp
     var cordoned = false { didSet { refreshPlacement() } }
+    /// The agent wants its heartbeats acknowledged.
+    var heartbeatAcks = false
     var draining = false { didSet { refreshPlacement() } }
     var lost = false { didSet { refreshPlacement() } }
     /// Attempts assigned to or running on this node, with their engine: the coordinator's

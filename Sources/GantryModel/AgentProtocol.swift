@@ -12,6 +12,8 @@ public struct Registration: Hashable, Sendable {
     /// Results the agent holds unacknowledged in its spool.
     public var spooled: [AttemptRef]
     public var software: String
+    /// The agent wants its heartbeats acknowledged (to notice a silent coordinator).
+    public var heartbeatAcks = false
 
     public init(
         nodeID: NodeID, labels: Labels = [:], inventory: Inventory = Inventory(), engines: [EngineStatus] = [],
@@ -33,6 +35,8 @@ public struct Registered: Hashable, Sendable {
     public var state: NodeState
     /// Attempts from `Registration.running` the coordinator no longer wants.
     public var cancel: [AttemptRef]
+    /// The coordinator will acknowledge every heartbeat.
+    public var heartbeatAcks = false
 
     public init(nodeID: NodeID, state: NodeState, cancel: [AttemptRef] = []) {
         self.nodeID = nodeID
@@ -197,4 +201,5 @@ public enum CoordinatorMessage: Hashable, Sendable {
     case assign(Assignment)
     case cancel(AttemptRef, reason: String)
     case ack(AttemptRef)
+    case heartbeatAck(seq: UInt64)
 }

@@ -14,6 +14,8 @@ public struct LeaderLease: Sendable {
         public var epoch: Int64
         /// Whether the lease is in force now (not lapsed).
         public var live: Bool
+        /// Milliseconds until the lease lapses, on the database's clock (0 once it has).
+        public var remainingMs: Int64
     }
 
     let store: PostgresStore
@@ -64,9 +66,13 @@ public struct LeaderLease: Sendable {
     /// Who holds the lease now.
     public func holder() async throws -> Holder {
         let rows = try await store.client.query(
-            "SELECT holder, address, epoch, expires_at > now() FROM gantry_leader WHERE id = 1", logger: store.logger)
-        for try await (id, address, epoch, live) in rows.decode((String, String, Int64, Bool).self) {
-            return Holder(id: id, address: address, epoch: epoch, live: live)
+            """
+            SELECT holder, address, epoch, expires_at > now(),
+                   GREATEST(0, CEIL(EXTRACT(EPOCH FROM (expires_at - now())) * 1000))::bigint
+            FROM gantry_leader WHERE id = 1
+            """, logger: store.logger)
+        for try await (id, address, epoch, live, remaining) in rows.decode((String, String, Int64, Bool, Int64).self) {
+            return Holder(id: id, address: address, epoch: epoch, live: live, remainingMs: remaining)
         }
         throw GantryError(.internal, "the database has no lease row (its schema is incomplete)")
     }

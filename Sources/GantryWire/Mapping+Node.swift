@@ -164,6 +164,7 @@ extension Registration {
         self.init(
             nodeID: try parseNodeID(p.nodeID, field: "Register.node_id"), labels: p.labels, inventory: Inventory(p.inventory),
             engines: engines, cost: CostProfile(p.cost), running: running, spooled: spooled, software: p.software)
+        heartbeatAcks = p.heartbeatAcks
     }
 
     var proto: Gantry_V1_Register {
@@ -176,6 +177,7 @@ extension Registration {
             $0.running = running.map(\.proto)
             $0.spooled = spooled.map(\.proto)
             $0.software = software
+            $0.heartbeatAcks = heartbeatAcks
         }
     }
 }
@@ -185,6 +187,7 @@ extension Registered {
         var cancel: [AttemptRef] = []
         for r in p.cancel { cancel.append(try AttemptRef(job: r.jobID, attempt: r.attempt)) }
         self.init(nodeID: try parseNodeID(p.nodeID, field: "Registered.node_id"), state: NodeState(p.state), cancel: cancel)
+        heartbeatAcks = p.heartbeatAcks
     }
 
     var proto: Gantry_V1_Registered {
@@ -192,6 +195,7 @@ extension Registered {
             $0.nodeID = nodeID.rawValue
             $0.state = state.proto
             $0.cancel = cancel.map(\.proto)
+            $0.heartbeatAcks = heartbeatAcks
         }
     }
 }

@@ -48,6 +48,7 @@ public enum WireMessage: Hashable, Sendable {
             case .assign: "JobAssign"
             case .cancel: "JobCancel"
             case .ack: "JobAck"
+            case .heartbeatAck: "HeartbeatAck"
             }
         case .adminRequest: "AdminRequest"
         case .adminResponse: "AdminResponse"
@@ -161,6 +162,7 @@ extension WireMessage {
         case .jobResult(let r): self = .agent(.result(try AttemptResult(r)))
         case .jobCancel(let c): self = .coordinator(.cancel(try AttemptRef(job: c.jobID, attempt: c.attempt), reason: c.reason))
         case .jobAck(let a): self = .coordinator(.ack(try AttemptRef(job: a.jobID, attempt: a.attempt)))
+        case .heartbeatAck(let a): self = .coordinator(.heartbeatAck(seq: a.seq))
         case .adminRequest(let r): self = .adminRequest(try AdminRequest(r))
         case .adminResponse(let r): self = .adminResponse(try AdminResponse(r))
         case .jobEvent(let e): self = .jobEvent(JobEvent(job: try Job(e.job), outputDelta: e.outputDelta, final: e.final, outputReset: e.outputReset))
@@ -221,6 +223,8 @@ extension WireMessage {
                     $0.jobID = ref.job.description
                     $0.attempt = ref.attempt
                 })
+            case .heartbeatAck(let seq):
+                return .heartbeatAck(.with { $0.seq = seq })
             }
         case .adminRequest(let r): return .adminRequest(r.proto)
         case .adminResponse(let r): return .adminResponse(r.proto)

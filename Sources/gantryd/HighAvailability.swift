@@ -47,6 +47,8 @@ struct HighAvailability {
                     LeadershipMetrics.leadership(instance: instance, leader: true)
                     if takeover { LeadershipMetrics.tookOver() }
                     let keeper = LeaseKeeper(lease: lease, epoch: epoch, logger: logger)
+                    // Loading the state may take longer than the lease: renew it from now on.
+                    group.addTask { await keeper.bridge() }
                     try await context.serve(store: store, first: [keeper]) { coordinator in
                         keeper.coordinator.withLockedValue { $0 = coordinator }
                         let standbys = (try? await lease.standbys(leader: instance)) ?? []
@@ -145,6 +147,7 @@ final class Election: Service, Sendable {
         let interval = Duration.milliseconds(min(1000, max(100, lease.ttlMs / 4)))
         var announced = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            var pause = interval
             do {
                 if ContinuousClock.now - announced > .milliseconds(lease.ttlMs) {
                     try await lease.announce()
@@ -163,10 +166,12 @@ final class Election: Service, Sendable {
                     logger.info("following the leader", metadata: ["leader": "\(before.address)", "epoch": "\(before.epoch)"])
                 }
                 view.leader = (before.live ? before.address : "", before.epoch)
+                // Wake just after the lease would lapse rather than up to a whole interval late.
+                pause = min(interval, .milliseconds(before.remainingMs + 5))
             } catch {
                 logger.warning("cannot read the lease; retrying", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: interval)
+            try? await Task.sleep(for: pause)
         }
     }
 }
@@ -180,6 +185,11 @@ final class LeaseKeeper: Service, Sendable {
     let epoch: Int64
     let logger: Logger
     let coordinator = NIOLockedValueBox<Coordinator?>(nil)
+    /// When the lease was last renewed (or taken).
+    let renewed = NIOLockedValueBox(ContinuousClock.now)
+    /// Whether the service runs (and renews) yet.
+    let running = NIOLockedValueBox(false)
+    var every: Duration { .milliseconds(max(100, lease.ttlMs / 3)) }
 
     init(lease: LeaderLease, epoch: Int64, logger: Logger) {
         self.lease = lease
@@ -187,29 +197,27 @@ final class LeaseKeeper: Service, Sendable {
         self.logger = logger
     }
 
+    /// Renews the lease from the moment it was taken until the service runs: the state
+    /// loads in between, which may take longer than the lease on a busy host.
+    func bridge() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: every)
+            if Task.isCancelled || running.withLockedValue({ $0 }) { return }
+            await renew()
+        }
+    }
+
     func run() async throws {
-        let every = Duration.milliseconds(max(100, lease.ttlMs / 3))
-        var renewed = ContinuousClock.now
+        running.withLockedValue { $0 = true }
         // Told to stop (after every other service, the store's writer included): stop
         // renewing, and hand the lease over.
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: every)
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
-            do {
-                guard try await lease.renew(epoch: epoch) else {
-                    let now = (try? await lease.holder()).map { "\($0.address) (epoch \($0.epoch))" } ?? "another gantryd"
-                    stepDown("lost the leadership: \(now) took over; stepping down without writing anything more")
-                }
-                renewed = ContinuousClock.now
-                if let coordinator = coordinator.withLockedValue({ $0 }) {
-                    let standbys = (try? await lease.standbys(leader: lease.instance)) ?? []
-                    await coordinator.setLeadership(address: lease.address, epoch: epoch, standbys: standbys)
-                }
-            } catch {
-                logger.warning("cannot renew the lease", metadata: ["error": "\(error)"])
-                if ContinuousClock.now - renewed > .milliseconds(lease.ttlMs) {
-                    stepDown("could not renew the lease for \(lease.ttlMs) ms (the store does not answer); a standby may lead now; stepping down")
-                }
+            await renew()
+            if let coordinator = coordinator.withLockedValue({ $0 }) {
+                let standbys = (try? await lease.standbys(leader: lease.instance)) ?? []
+                await coordinator.setLeadership(address: lease.address, epoch: epoch, standbys: standbys)
             }
         }
         // Stopped (last): hand over now rather than after the lease runs out.
@@ -218,6 +226,23 @@ final class LeaseKeeper: Service, Sendable {
             logger.notice("released the lease", metadata: ["epoch": "\(epoch)"])
         } catch {
             logger.warning("cannot release the lease; a standby takes over when it lapses", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One renewal; steps down when the lease is another's, or could not be renewed for a
+    /// whole lease period.
+    func renew() async {
+        do {
+            guard try await lease.renew(epoch: epoch) else {
+                let now = (try? await lease.holder()).map { "\($0.address) (epoch \($0.epoch))" } ?? "another gantryd"
+                stepDown("lost the leadership: \(now) took over; stepping down without writing anything more")
+            }
+            renewed.withLockedValue { $0 = ContinuousClock.now }
+        } catch {
+            logger.warning("cannot renew the lease", metadata: ["error": "\(error)"])
+            if ContinuousClock.now - renewed.withLockedValue({ $0 }) > .milliseconds(lease.ttlMs) {
+                stepDown("could not renew the lease for \(lease.ttlMs) ms (the store does not answer); a standby may lead now; stepping down")
+            }
         }
     }
 

@@ -127,4 +127,26 @@ struct AgentCoreTests {
         #expect(!telemetry(nil))
         #expect(probe(healthy: true, detail: "ok"))
     }
+
+    @Test("an agent asks for heartbeat acks; a coordinator that gives them and then falls silent for three intervals is noticed")
+    func silentCoordinator() {
+        var c = core()
+        let out = c.connected(heartbeatIntervalMs: 1000, now: now)
+        guard case .send(.register(let reg))? = out.first else { Issue.record("no register"); return }
+        #expect(reg.heartbeatAcks)
+        // A coordinator that does not ack (an older one): silence means nothing.
+        _ = c.received(.registered(Registered(nodeID: NodeID("gpu-1")!, state: .ready)), now: now)
+        #expect(!c.coordinatorSilent(now: now + 60_000))
+        // One that does: silent past three intervals (at least 2 s) is noticed; an ack resets it.
+        _ = c.connected(heartbeatIntervalMs: 1000, now: now)
+        var registered = Registered(nodeID: NodeID("gpu-1")!, state: .ready)
+        registered.heartbeatAcks = true
+        _ = c.received(.registered(registered), now: now)
+        #expect(!c.coordinatorSilent(now: now + 3000))
+        #expect(c.coordinatorSilent(now: now + 3001))
+        _ = c.received(.heartbeatAck(seq: 1), now: now + 3001)
+        #expect(!c.coordinatorSilent(now: now + 5000))
+        c.disconnected()
+        #expect(!c.coordinatorSilent(now: now + 60_000))
+    }
 }

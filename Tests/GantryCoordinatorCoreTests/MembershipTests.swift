@@ -98,4 +98,18 @@ struct MembershipTests {
         let out = h.heartbeat(session: 9)
         #expect(out.errors.first?.code == .unexpectedMessage)
     }
+
+    @Test("heartbeats are acknowledged to agents that ask (and only to them), and Registered says so")
+    func heartbeatAcks() {
+        var h = Harness()
+        var reg = Registration(nodeID: NodeID("new")!, engines: [EngineStatus(name: "e", kind: .sim, models: ["m"], slots: 2)])
+        reg.heartbeatAcks = true
+        let out = h.core.agentRegistered(session: SessionID(1), address: "127.0.0.1:1", handshakeNodeID: NodeID("new"), registration: reg, now: h.now)
+        let registered = out.unwrapped.compactMap { d -> Registered? in if case .send(_, .registered(let r)) = d { r } else { nil } }
+        #expect(registered.first?.heartbeatAcks == true)
+        let beat = h.heartbeat(session: 1)
+        #expect(beat.unwrapped.contains { if case .send(SessionID(1), .heartbeatAck(seq: 1)) = $0 { true } else { false } })
+        h.register("old", session: 2)
+        #expect(!h.heartbeat(session: 2).unwrapped.contains { if case .send(_, .heartbeatAck) = $0 { true } else { false } })
+    }
 }

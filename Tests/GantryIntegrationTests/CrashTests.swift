@@ -5,11 +5,12 @@ import GantryControl
 import GantryModel
 import GantryStore
 import GantryWire
+import GantryTestSupport
 import Testing
 
 @Suite("Durability across kill -9 (shipped binaries)", .serialized)
 struct CrashTests {
-    /// Reads the store file directly once gantryd has stopped.
+    /// What the store holds once every gantryd has stopped, read straight from it.
     struct Audit {
         var jobs: [Int64: (state: String, completion: Int)] = [:]
         var succeededAttempts: [Int64: Int] = [:]
@@ -17,24 +18,105 @@ struct CrashTests {
         var ledger: [String: Int] = [:]
         var ledgerCompletionTokens = 0
 
+        /// From rows: jobs (id, state, completion tokens), attempts (job, number, state),
+        /// ledger (job, attempt, completion tokens, outcome).
+        init(jobs: [(Int64, String, Int)], attempts: [(Int64, Int64, String)], ledger rows: [(Int64, Int64, Int, String)]) {
+            for (id, state, completion) in jobs { self.jobs[id] = (state, completion) }
+            for (job, number, state) in attempts {
+                if state == "succeeded" { succeededAttempts[job, default: 0] += 1 }
+                if ["succeeded", "failed", "cancelled"].contains(state) { completedAttempts.insert("\(job)#\(number)") }
+            }
+            for (job, attempt, completion, outcome) in rows {
+                ledger["\(job)#\(attempt)", default: 0] += 1
+                if outcome == "succeeded" { ledgerCompletionTokens += completion }
+            }
+        }
+
+        /// The SQLite file in `stateDir`.
         init(stateDir: String) throws {
             let db = try DatabaseQueue(path: stateDir + "/" + Store.fileName)
-            try db.read { db in
-                for row in try Row.fetchAll(db, sql: "SELECT id, state, completion_tokens FROM jobs") {
-                    jobs[row["id"]] = (row["state"], row["completion_tokens"])
-                }
-                for row in try Row.fetchAll(db, sql: "SELECT job_id, number, state FROM attempts") {
-                    let state: String = row["state"]
-                    if state == "succeeded" { succeededAttempts[row["job_id"], default: 0] += 1 }
-                    if ["succeeded", "failed", "cancelled"].contains(state) {
-                        completedAttempts.insert("\(row["job_id"] as Int64)#\(row["number"] as Int64)")
+            let (jobs, attempts, ledger) = try db.read { db in
+                (
+                    try Row.fetchAll(db, sql: Self.jobsSQL).map { ($0[0] as Int64, $0[1] as String, $0[2] as Int) },
+                    try Row.fetchAll(db, sql: Self.attemptsSQL).map { ($0[0] as Int64, $0[1] as Int64, $0[2] as String) },
+                    try Row.fetchAll(db, sql: Self.ledgerSQL).map { ($0[0] as Int64, $0[1] as Int64, $0[2] as Int, $0[3] as String) }
+                )
+            }
+            self.init(jobs: jobs, attempts: attempts, ledger: ledger)
+        }
+
+        /// A PostgreSQL store, through psql.
+        init(postgres url: String) async throws {
+            func rows(_ sql: String) async throws -> [[Substring]] {
+                let r = try await runCommand("/usr/bin/psql", [url, "-At", "-F", "|", "-c", sql], environment: ["PGPASSWORD": TestPostgres.password ?? ""])
+                guard r.status == 0 else { throw TestFailure("psql: \(r.stderr)") }
+                return r.stdout.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false) }
+            }
+            self.init(
+                jobs: try await rows(Self.jobsSQL).map { (Int64($0[0])!, String($0[1]), Int($0[2])!) },
+                attempts: try await rows(Self.attemptsSQL).map { (Int64($0[0])!, Int64($0[1])!, String($0[2])) },
+                ledger: try await rows(Self.ledgerSQL).map { (Int64($0[0])!, Int64($0[1])!, Int($0[2])!, String($0[3])) })
+        }
+
+        static let jobsSQL = "SELECT id, state, completion_tokens FROM jobs"
+        static let attemptsSQL = "SELECT job_id, number, state FROM attempts"
+        static let ledgerSQL = "SELECT job_id, attempt, completion_tokens, outcome FROM ledger"
+
+        /// Every acknowledged job succeeded exactly once; one ledger row per completed
+        /// attempt; the tokens add up.
+        func verify(_ acked: AckedIDs, total: Int) {
+            let ids = acked.ids
+            #expect(ids.count == total)
+            #expect(Set(ids).count == ids.count, "job ids repeated")
+            var missing = 0, notSucceeded = 0, notOnce = 0
+            var expectedTokens = 0
+            for (id, tokens) in zip(ids, acked.tokens) {
+                let key = Int64(bitPattern: id.rawValue)
+                guard let job = jobs[key] else { missing += 1; continue }
+                if job.state != "succeeded" { notSucceeded += 1 }
+                if succeededAttempts[key] != 1 { notOnce += 1 }
+                #expect(job.completion == tokens)
+                expectedTokens += tokens
+            }
+            #expect(missing == 0, "acknowledged jobs missing from the store")
+            #expect(notSucceeded == 0)
+            #expect(notOnce == 0, "jobs without exactly one succeeded attempt")
+            // One ledger row per completed attempt, no more, no fewer.
+            #expect(Set(ledger.keys) == completedAttempts)
+            #expect(ledger.values.allSatisfy { $0 == 1 })
+            // Token totals: ledger = jobs (all succeeded jobs, acknowledged or not).
+            let jobTokens = jobs.values.filter { $0.state == "succeeded" }.reduce(0) { $0 + $1.completion }
+            #expect(ledgerCompletionTokens == jobTokens)
+            #expect(jobTokens >= expectedTokens)
+        }
+    }
+
+    /// Submits `total` jobs in batches of 20 to whichever coordinator leads, retrying (as new
+    /// jobs) whatever was not acknowledged, until all are.
+    static func submitter(_ addresses: [HostPort], token: Secret, total: Int, acked: AckedIDs) -> Task<Void, Never> {
+        Task {
+            while acked.count < total {
+                do {
+                    try await ControlClient.withConnection(to: addresses, token: token, timeoutMs: 2000) { c in
+                        while acked.count < total {
+                            let n = min(20, total - acked.count)
+                            let specs = (0..<n).map { JobSpec(model: "sim-8b", prompt: "crash test \($0)", maxTokens: 8 + $0 % 5) }
+                            guard case .submitted(let ids) = try await c.request(.submit(specs)) else { throw TestFailure("bad answer") }
+                            acked.add(ids, tokens: specs.map(\.maxTokens))
+                        }
                     }
-                }
-                for row in try Row.fetchAll(db, sql: "SELECT job_id, attempt, completion_tokens, outcome FROM ledger") {
-                    ledger["\(row["job_id"] as Int64)#\(row["attempt"] as Int64)", default: 0] += 1
-                    if (row["outcome"] as String) == "succeeded" { ledgerCompletionTokens += row["completion_tokens"] }
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(100))
                 }
             }
+        }
+    }
+
+    /// Waits until nothing is queued, assigned or running.
+    static func drained(_ cluster: Cluster) async throws {
+        try await eventually("all acknowledged jobs succeeded", timeout: 120) {
+            let queued = try await cluster.ctlJSON(["status"])["jobs"] as? [String: Int] ?? [:]
+            return (queued["queued"] ?? 0) + (queued["assigned"] ?? 0) + (queued["running"] ?? 0) == 0
         }
     }
 
@@ -49,23 +131,7 @@ struct CrashTests {
         let total = 2000
         do {
             try await eventually("3 ready") { try await cluster.nodeStates().values.filter { $0 == "ready" }.count == 3 }
-            // The client: batches of 20, retrying (as new jobs) whatever was not acknowledged.
-            let client = Task {
-                while acked.count < total {
-                    do {
-                        try await ControlClient.withConnection(to: address, token: token, timeoutMs: 2000) { c in
-                            while acked.count < total {
-                                let n = min(20, total - acked.count)
-                                let specs = (0..<n).map { JobSpec(model: "sim-8b", prompt: "crash test \($0)", maxTokens: 8 + $0 % 5) }
-                                guard case .submitted(let ids) = try await c.request(.submit(specs)) else { throw TestFailure("bad answer") }
-                                acked.add(ids, tokens: specs.map(\.maxTokens))
-                            }
-                        }
-                    } catch {
-                        try? await Task.sleep(for: .milliseconds(100))
-                    }
-                }
-            }
+            let client = Self.submitter([address], token: token, total: total, acked: acked)
             // The killer: three kill -9s at random points while submits are in flight.
             var rng = SystemRandomNumberGenerator()
             for round in 1...3 {
@@ -76,39 +142,12 @@ struct CrashTests {
             }
             _ = await client.value
             // Everything acknowledged runs to completion.
-            try await eventually("all acknowledged jobs succeeded", timeout: 120) {
-                let queued = try await cluster.ctlJSON(["status"])["jobs"] as? [String: Int] ?? [:]
-                return (queued["queued"] ?? 0) + (queued["assigned"] ?? 0) + (queued["running"] ?? 0) == 0
-            }
+            try await Self.drained(cluster)
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")
         }
         await cluster.stop()
-
-        let audit = try Audit(stateDir: cluster.scratch.path + "/state")
-        let ids = acked.ids
-        #expect(ids.count == total)
-        #expect(Set(ids).count == ids.count, "job ids repeated")
-        var missing = 0, notSucceeded = 0, notOnce = 0
-        var expectedTokens = 0
-        for (id, tokens) in zip(ids, acked.tokens) {
-            let key = Int64(bitPattern: id.rawValue)
-            guard let job = audit.jobs[key] else { missing += 1; continue }
-            if job.state != "succeeded" { notSucceeded += 1 }
-            if audit.succeededAttempts[key] != 1 { notOnce += 1 }
-            #expect(job.completion == tokens)
-            expectedTokens += tokens
-        }
-        #expect(missing == 0, "acknowledged jobs missing from the store")
-        #expect(notSucceeded == 0)
-        #expect(notOnce == 0, "jobs without exactly one succeeded attempt")
-        // One ledger row per completed attempt, no more, no fewer.
-        #expect(Set(audit.ledger.keys) == audit.completedAttempts)
-        #expect(audit.ledger.values.allSatisfy { $0 == 1 })
-        // Token totals: ledger = jobs (all succeeded jobs, acknowledged or not).
-        let jobTokens = audit.jobs.values.filter { $0.state == "succeeded" }.reduce(0) { $0 + $1.completion }
-        #expect(audit.ledgerCompletionTokens == jobTokens)
-        #expect(jobTokens >= expectedTokens)
+        try Audit(stateDir: cluster.scratch.path + "/state").verify(acked, total: total)
     }
 
     @Test("kill -9 an agent mid-job and restart it: its spooled results are delivered once, the jobs it lost are rerun")

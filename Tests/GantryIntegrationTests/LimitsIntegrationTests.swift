@@ -69,10 +69,8 @@ struct LimitsIntegrationTests {
         let cluster = try await Cluster(Cluster.Options(extra: "[limits]\nmax_inflight_requests = 2"))
         let peer = try await RawPeer(port: cluster.port)
         guard case .welcome? = try await peer.handshake(role: .admin, token: try token(cluster)) else { Issue.record("no welcome"); return }
-        // 20 submits in one burst: each is answered only once durable, so many are in flight.
-        for i in 1...20 {
-            try await peer.send(.adminRequest(.submit([JobSpec(model: "m", prompt: "p\(i)")])), requestID: UInt64(i))
-        }
+        // 20 submits in one write: each is answered only once durable, so many are in flight.
+        try await peer.sendBurst((1...20).map { i in (.adminRequest(.submit([JobSpec(model: "m", prompt: "p\(i)")])), UInt64(i)) })
         var accepted = 0, refused = 0
         for _ in 1...20 {
             switch try await peer.receive() {

@@ -166,6 +166,18 @@ struct GoldenFrames {
             ("goodbye", WireEnvelope(.goodbye("gantryd is shutting down"))),
             // Engine telemetry (heartbeats carry what engines report; reports the tokens made outside Gantry).
             ("heartbeat-telemetry", WireEnvelope(.agent(.heartbeat(Heartbeat(seq: 10, sentAt: t, engines: [telemetryEngine], stats: stats))))),
+            // High availability: a standby's answer, heartbeat acknowledgements, the leader in status.
+            ("not-leader", WireEnvelope(.notLeader(address: "10.0.0.2:7420", epoch: 7, message: "this gantryd is a standby; the leader is 10.0.0.2:7420"))),
+            ("register-heartbeat-acks", WireEnvelope(.agent(.register({ var r = registration; r.heartbeatAcks = true; return r }())))),
+            ("registered-heartbeat-acks", WireEnvelope(.coordinator(.registered({ var r = Registered(nodeID: node, state: .ready); r.heartbeatAcks = true; return r }())))),
+            ("heartbeat-ack", WireEnvelope(.coordinator(.heartbeatAck(seq: 10)))),
+            ("response-status-ha", WireEnvelope(.adminResponse(.status({
+                var s = ClusterStatus(software: "gantryd/1", startedAt: t, nodes: [.ready: 2], jobs: [.queued: 5], queueDepth: 5, slotsTotal: 8, slotsUsed: 3)
+                s.leaderAddress = "10.0.0.2:7420"
+                s.leaderEpoch = 7
+                s.standbys = ["10.0.0.1:7420"]
+                return s
+            }())), requestID: 13)),
             ("response-report-outside", WireEnvelope(.adminResponse(.report(Report(by: .node, from: t, to: t + 2000, rows: [outsideRow], total: outsideRow))), requestID: 12)),
         ]
     }

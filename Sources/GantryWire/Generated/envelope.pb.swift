@@ -165,6 +165,14 @@ nonisolated struct Gantry_V1_Envelope: @unchecked Sendable {
     set {_uniqueStorage()._payload = .jobAck(newValue)}
   }
 
+  var heartbeatAck: Gantry_V1_HeartbeatAck {
+    get {
+      if case .heartbeatAck(let v)? = _storage._payload {return v}
+      return Gantry_V1_HeartbeatAck()
+    }
+    set {_uniqueStorage()._payload = .heartbeatAck(newValue)}
+  }
+
   /// gantryctl <-> coordinator (see admin.proto).
   var adminRequest: Gantry_V1_AdminRequest {
     get {
@@ -236,6 +244,7 @@ nonisolated struct Gantry_V1_Envelope: @unchecked Sendable {
     case jobResult(Gantry_V1_JobResult)
     case jobCancel(Gantry_V1_JobCancel)
     case jobAck(Gantry_V1_JobAck)
+    case heartbeatAck(Gantry_V1_HeartbeatAck)
     /// gantryctl <-> coordinator (see admin.proto).
     case adminRequest(Gantry_V1_AdminRequest)
     case adminResponse(Gantry_V1_AdminResponse)
@@ -295,7 +304,7 @@ fileprivate nonisolated let _protobuf_package = "gantry.v1"
 
 nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Envelope"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}challenge\0\u{1}auth\0\u{1}welcome\0\u{1}reject\0\u{2}\u{6}register\0\u{1}registered\0\u{1}heartbeat\0\u{4}\u{8}job_assign\0\u{3}job_accept\0\u{3}job_reject\0\u{3}job_progress\0\u{3}job_result\0\u{3}job_cancel\0\u{3}job_ack\0\u{4}\u{4}admin_request\0\u{3}admin_response\0\u{3}job_event\0\u{2}\u{8}error\0\u{1}goodbye\0\u{3}not_leader\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{2}\u{9}hello\0\u{1}challenge\0\u{1}auth\0\u{1}welcome\0\u{1}reject\0\u{2}\u{6}register\0\u{1}registered\0\u{1}heartbeat\0\u{4}\u{8}job_assign\0\u{3}job_accept\0\u{3}job_reject\0\u{3}job_progress\0\u{3}job_result\0\u{3}job_cancel\0\u{3}job_ack\0\u{3}heartbeat_ack\0\u{4}\u{3}admin_request\0\u{3}admin_response\0\u{3}job_event\0\u{2}\u{8}error\0\u{1}goodbye\0\u{3}not_leader\0")
 
   fileprivate class _StorageClass {
     var _requestID: UInt64 = 0
@@ -526,6 +535,19 @@ nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._payload = .jobAck(v)
           }
         }()
+        case 37: try {
+          var v: Gantry_V1_HeartbeatAck?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .heartbeatAck(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .heartbeatAck(v)
+          }
+        }()
         case 40: try {
           var v: Gantry_V1_AdminRequest?
           var hadOneofValue = false
@@ -679,6 +701,10 @@ nonisolated extension Gantry_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._
       case .jobAck?: try {
         guard case .jobAck(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+      }()
+      case .heartbeatAck?: try {
+        guard case .heartbeatAck(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
       }()
       case .adminRequest?: try {
         guard case .adminRequest(let v)? = _storage._payload else { preconditionFailure() }

@@ -170,6 +170,13 @@ nonisolated struct Gantry_V1_Register: @unchecked Sendable {
     set {_uniqueStorage()._software = newValue}
   }
 
+  /// The agent wants every Heartbeat answered with a HeartbeatAck, so it notices a
+  /// coordinator that stopped answering (one paused, or cut off, after a failover).
+  var heartbeatAcks: Bool {
+    get {_storage._heartbeatAcks}
+    set {_uniqueStorage()._heartbeatAcks = newValue}
+  }
+
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
   init() {}
@@ -189,6 +196,24 @@ nonisolated struct Gantry_V1_Registered: Sendable {
 
   /// Attempts from Register.running that the coordinator no longer wants: the agent stops them.
   var cancel: [Gantry_V1_AttemptRef] = []
+
+  /// The coordinator answers every Heartbeat with a HeartbeatAck (the agent asked, and this
+  /// coordinator knows how): an agent that hears nothing for three heartbeat intervals drops
+  /// the connection and looks for the leader again.
+  var heartbeatAcks: Bool = false
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// Coordinator -> agent: a heartbeat was received (only to agents that asked for it).
+nonisolated struct Gantry_V1_HeartbeatAck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var seq: UInt64 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -652,7 +677,7 @@ nonisolated extension Gantry_V1_EngineKind: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Register"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{1}labels\0\u{1}inventory\0\u{1}engines\0\u{1}cost\0\u{1}running\0\u{1}spooled\0\u{1}software\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{1}labels\0\u{1}inventory\0\u{1}engines\0\u{1}cost\0\u{1}running\0\u{1}spooled\0\u{1}software\0\u{3}heartbeat_acks\0")
 
   fileprivate class _StorageClass {
     var _nodeID: String = String()
@@ -663,6 +688,7 @@ nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._
     var _running: [Gantry_V1_AttemptRef] = []
     var _spooled: [Gantry_V1_AttemptRef] = []
     var _software: String = String()
+    var _heartbeatAcks: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -681,6 +707,7 @@ nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._
       _running = source._running
       _spooled = source._spooled
       _software = source._software
+      _heartbeatAcks = source._heartbeatAcks
     }
   }
 
@@ -707,6 +734,7 @@ nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._
         case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._running) }()
         case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._spooled) }()
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._software) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._heartbeatAcks) }()
         default: break
         }
       }
@@ -743,6 +771,9 @@ nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._software.isEmpty {
         try visitor.visitSingularStringField(value: _storage._software, fieldNumber: 8)
       }
+      if _storage._heartbeatAcks != false {
+        try visitor.visitSingularBoolField(value: _storage._heartbeatAcks, fieldNumber: 9)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -760,6 +791,7 @@ nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._running != rhs_storage._running {return false}
         if _storage._spooled != rhs_storage._spooled {return false}
         if _storage._software != rhs_storage._software {return false}
+        if _storage._heartbeatAcks != rhs_storage._heartbeatAcks {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -771,7 +803,7 @@ nonisolated extension Gantry_V1_Register: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Gantry_V1_Registered: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Registered"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{1}state\0\u{1}cancel\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{1}state\0\u{1}cancel\0\u{3}heartbeat_acks\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -782,6 +814,7 @@ nonisolated extension Gantry_V1_Registered: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularStringField(value: &self.nodeID) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.cancel) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.heartbeatAcks) }()
       default: break
       }
     }
@@ -797,6 +830,9 @@ nonisolated extension Gantry_V1_Registered: SwiftProtobuf.Message, SwiftProtobuf
     if !self.cancel.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.cancel, fieldNumber: 3)
     }
+    if self.heartbeatAcks != false {
+      try visitor.visitSingularBoolField(value: self.heartbeatAcks, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -804,6 +840,37 @@ nonisolated extension Gantry_V1_Registered: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.nodeID != rhs.nodeID {return false}
     if lhs.state != rhs.state {return false}
     if lhs.cancel != rhs.cancel {return false}
+    if lhs.heartbeatAcks != rhs.heartbeatAcks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gantry_V1_HeartbeatAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".HeartbeatAck"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}seq\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.seq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Gantry_V1_HeartbeatAck, rhs: Gantry_V1_HeartbeatAck) -> Bool {
+    if lhs.seq != rhs.seq {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -21,6 +21,9 @@ final class Cluster: @unchecked Sendable {
         var api = ""
         /// A fixed protocol port, so agents find a restarted gantryd.
         var listenPort = 0
+        /// Fixed HTTP and API ports too (a standby that takes over listens where it did).
+        var httpPort = 0
+        var apiPort = 0
     }
 
     init(_ options: Options = Options(), stateDir: String? = nil, minFreeBytes: Int = 1 << 20) async throws {
@@ -32,11 +35,11 @@ final class Cluster: @unchecked Sendable {
         let config = try scratch.write("gantryd.toml", """
             [server]
             listen = "127.0.0.1:\(options.listenPort)"
-            http = "127.0.0.1:0"
+            http = "127.0.0.1:\(options.httpPort)"
             state_dir = "\(stateDir)"
             min_free_bytes = \(minFreeBytes)
             [api]
-            listen = "127.0.0.1:0"
+            listen = "127.0.0.1:\(options.apiPort)"
             \(options.api)
             [auth]
             join_token_file = "\(scratch.file("join.token"))"
@@ -72,12 +75,19 @@ final class Cluster: @unchecked Sendable {
 
     var address: String { "127.0.0.1:\(port)" }
 
+    /// More gantryds on the same PostgreSQL store (high availability), by instance number.
+    var others: [Int: (daemon: Daemon, port: Int, httpPort: Int, apiPort: Int)] = [:]
+    /// Gantryds paused with SIGSTOP.
+    var stopped: Set<Int> = []
+    /// Every gantryd's protocol address: what agents and gantryctl are given.
+    var coordinatorAddresses: [String] { [address] + others.keys.sorted().map { "127.0.0.1:\(others[$0]!.port)" } }
+
     /// Starts an agent with the given `[[engine]]` tables (TOML) and labels.
     @discardableResult
     func startAgent(_ id: String, engines: String = Cluster.simEngine(), labels: [String: String] = [:], cost: String = "", nodeID: String? = nil, extra: String = "") throws -> Daemon {
         let labelLines = labels.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n")
         let config = try scratch.write("\(id).toml", """
-            coordinator = "\(address)"
+            coordinators = [\(coordinatorAddresses.map { "\"\($0)\"" }.joined(separator: ", "))]
             node_id = "\(nodeID ?? id)"
             join_token_file = "\(scratch.file("join.token"))"
             state_dir = "\(scratch.path)/\(id)"
@@ -109,7 +119,7 @@ final class Cluster: @unchecked Sendable {
     func ctl(_ arguments: [String], token: String = "admin.token", timeout: Double = 60) async throws -> CommandResult {
         try await runCommand(
             Binaries.path("gantryctl"), arguments,
-            environment: ["GANTRY_COORDINATOR": address, "GANTRY_TOKEN_FILE": scratch.file(token)], timeout: timeout)
+            environment: ["GANTRY_COORDINATOR": coordinatorAddresses.joined(separator: ","), "GANTRY_TOKEN_FILE": scratch.file(token)], timeout: timeout)
     }
 
     /// Runs gantryctl with `--output json` and parses stdout; fails on a non-zero exit.
@@ -132,11 +142,12 @@ final class Cluster: @unchecked Sendable {
 
     func stop() async {
         for agent in agents.values { await agent.stop() }
+        for other in others.values { await other.daemon.stop() }
         await gantryd.stop()
     }
 
     /// Everything the daemons logged, for failure messages.
     var logs: String {
-        (previousGantryds + [gantryd] + agents.values).map { "== \($0.name)\n\($0.output.suffix(4000))" }.joined(separator: "\n")
+        (previousGantryds + [gantryd] + others.values.map(\.daemon) + agents.values).map { "== \($0.name)\n\($0.output.suffix(4000))" }.joined(separator: "\n")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 /// Where `swift build` put the shipped binaries: next to the test bundle.
@@ -228,4 +229,15 @@ func httpGet(_ url: String) async throws -> (Int, String) {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
     let body = try await response.body.collect(upTo: 16 << 20)
     return (Int(response.status.code), String(buffer: body))
+}
+
+/// POSTs a JSON body; the status and the response body.
+func httpPost(_ url: String, body: String) async throws -> (Int, String) {
+    var request = HTTPClientRequest(url: url)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.body = .bytes(ByteBuffer(string: body))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let data = try await response.body.collect(upTo: 16 << 20)
+    return (Int(response.status.code), String(buffer: data))
 }

@@ -45,6 +45,17 @@ final class RawPeer: @unchecked Sendable {
         try await channel.writeAndFlush(frame)
     }
 
+    /// Sends several framed envelopes in one write (the server reads them as one burst).
+    func sendBurst(_ messages: [(WireMessage, UInt64)]) async throws {
+        var frames = ByteBuffer()
+        for (message, requestID) in messages {
+            var body = WireEnvelope(message, requestID: requestID).encode()
+            frames.writeInteger(UInt32(body.readableBytes), endianness: .big)
+            frames.writeBuffer(&body)
+        }
+        try await channel.writeAndFlush(frames)
+    }
+
     /// Sends a frame around an Envelope's bytes, whatever they hold.
     func sendBody(_ body: [UInt8]) async throws {
         var frame = ByteBuffer()
