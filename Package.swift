@@ -4,7 +4,8 @@
 //
 // Layers (dependencies point inward only):
 //   executables  gantryd  gantry-agent  gantryctl  (+ GantryCLI, their shared command-line plumbing)
-//   shells       GantryCoordinator  GantryAgent  GantryControl  (+ GantryRuntime, what the shells share)
+//   shells       GantryCoordinator  GantryAgent  GantryControl  GantryDashboard
+//                (+ GantryRuntime, what the shells share)
 //   adapters     GantryWire  GantryNet  GantryStore  GantryConfig  GantryHost  GantrySystemd  GantryLogging
 //                GantryOpenAI  GantryTelemetry  GantrySQL  GantryPostgres
 //   core (pure)  GantryModel  GantryPlacement  GantryAccounting  GantryPersistence
@@ -209,6 +210,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The dashboard (/ui/) and its JSON API (/api/v1/) on the HTTP listener; its pages are
+        // compiled into the binary.
+        .target(
+            name: "GantryDashboard",
+            dependencies: [
+                "GantryCoordinator", "GantryControl", "GantryModel", "GantryPersistence", "GantryRuntime", "GantryWire", logging, nio,
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.embedInCode("ui/login.html"), .embedInCode("ui/app.html"), .embedInCode("ui/app.js"), .embedInCode("ui/style.css")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "GantryAgent",
             dependencies: [
@@ -238,7 +253,7 @@ let package = Package(
             name: "gantryd",
             dependencies: [
                 "GantryCoordinator", "GantryConfig", "GantryLogging", "GantryCLI", "GantryModel", "GantryWire", "GantryStore", "GantrySystemd",
-                "GantryRuntime", "GantryPostgres", "GantryPersistence", logging,
+                "GantryRuntime", "GantryPostgres", "GantryPersistence", "GantryDashboard", logging,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -340,6 +355,15 @@ let package = Package(
             dependencies: [
                 "GantryModel", "GantryPersistence", "GantryStore", "GantryRuntime", "GantryTestSupport", "GantryPostgres", "GantryAccounting",
                 logging, .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: testSwiftSettings
+        ),
+        .testTarget(
+            name: "GantryDashboardTests",
+            dependencies: [
+                "GantryDashboard", "GantryCoordinator", "GantryModel", "GantryPersistence", "GantryConfig", "GantryStore", "GantryRuntime", logging,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: testSwiftSettings
         ),

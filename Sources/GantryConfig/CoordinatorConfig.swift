@@ -44,6 +44,11 @@ public struct CoordinatorConfig: Hashable, Sendable {
     public var leaseTtlMs: Int64 = 5000
     public var advertise: HostPort?
 
+    /// `[history]`: how long the dashboard's per-minute rollups are kept.
+    public var historyRetentionMs: Int64 = 30 * 86_400_000
+    /// `[dashboard]`: how long a dashboard login lasts.
+    public var sessionTtlMs: Int64 = 12 * 3_600_000
+
     // [tls]: serve the protocol over TLS; with client_ca_file, require client certificates
     // (mutual TLS) and bind each agent's node id to its certificate's name.
     public var tlsCertFile: String?
@@ -160,6 +165,16 @@ public struct CoordinatorConfig: Hashable, Sendable {
             advertise = try t.hostPort("advertise")
             try t.rejectUnknownKeys(known: ["lease_ttl", "advertise"])
         }
+        if var t = try top.table("history") {
+            historyRetentionMs = try t.durationMillis("retention") ?? historyRetentionMs
+            guard historyRetentionMs >= 3_600_000 else { throw t.fail("retention", "must be at least 1h") }
+            try t.rejectUnknownKeys(known: ["retention"])
+        }
+        if var t = try top.table("dashboard") {
+            sessionTtlMs = try t.durationMillis("session_ttl") ?? sessionTtlMs
+            guard (60_000...(30 * 86_400_000)).contains(sessionTtlMs) else { throw t.fail("session_ttl", "must be between 1m and 30d") }
+            try t.rejectUnknownKeys(known: ["session_ttl"])
+        }
         if var t = try top.table("tls") {
             tlsCertFile = try t.string("cert_file")
             tlsKeyFile = try t.string("key_file")
@@ -207,7 +222,9 @@ public struct CoordinatorConfig: Hashable, Sendable {
             }
             settings.costOverrides.append(CostOverride(match: match, profile: try AgentConfig.cost(&t, extraKeys: ["node", "label"])))
         }
-        try top.rejectUnknownKeys(known: ["server", "api", "auth", "heartbeat", "jobs", "placement", "telemetry", "store", "ha", "tls", "limits", "log", "cost_override"])
+        try top.rejectUnknownKeys(known: [
+            "server", "api", "auth", "heartbeat", "jobs", "placement", "telemetry", "store", "ha", "history", "dashboard", "tls", "limits", "log", "cost_override",
+        ])
     }
 }
 

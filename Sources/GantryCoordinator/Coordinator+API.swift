@@ -48,3 +48,27 @@ extension Coordinator {
         return CoordinatorCore.NewApiKey(id: id, secretHash: Array(SHA256.hash(data: Array(secret.utf8))), key: ApiKey.prefix + id + "-" + secret)
     }
 }
+
+extension Coordinator {
+    /// A read-only control request from inside gantryd (the dashboard's API), answered by
+    /// the core exactly as gantryctl's would be, through a session of its own.
+    public func ask(_ request: AdminRequest) async -> Result<AdminResponse, GantryError> {
+        guard request.requiredPermission == .readOnly else {
+            return .failure(GantryError(.permissionDenied, "the dashboard only reads"))
+        }
+        let id = newSessionID()
+        let (stream, continuation) = AsyncStream.makeStream(of: ExchangeEvent.self, bufferingPolicy: .unbounded)
+        registerExchange(id, continuation)
+        execute(core.admin(request, requestID: 1, session: id, permission: .readOnly, now: WallClock.now()))
+        var result: Result<AdminResponse, GantryError> = .failure(GantryError(.unavailable, "gantryd is stopping"))
+        for await event in stream {
+            if case .answer(let answer) = event {
+                result = answer
+                break
+            }
+        }
+        unregisterExchange(id)
+        execute(core.sessionClosed(id, now: WallClock.now()))
+        return result
+    }
+}

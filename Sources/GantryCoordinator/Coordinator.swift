@@ -29,7 +29,7 @@ public actor Coordinator {
 
     /// The durable store and its group-commit writer (run by `StoreWriterService`); without
     /// a store (some tests) changes are dropped and nothing waits.
-    nonisolated let store: (any CoordinatorStore)?
+    public nonisolated let store: (any CoordinatorStore)?
     nonisolated let writer: GroupCommit<StoreChange>?
     /// Outbound directives waiting for the commits they depend on (see `execute`).
     private var gate = DurabilityGate<CoordinatorDirective>()

@@ -4,6 +4,7 @@ public import NIOCore
 public import GantryPersistence
 public import NIOPosix
 public import ServiceLifecycle
+public import Hummingbird
 
 /// The coordinator's long-running parts, wired together: the protocol listener, the HTTP
 /// listener (/healthz, /metrics), the API listener (the OpenAI-compatible API), the store's
@@ -31,7 +32,8 @@ public struct CoordinatorServices: Sendable {
     public init(
         options: CoordinatorOptions, logger: Logger, store: (any CoordinatorStore)? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, inherited: Descriptors = Descriptors(),
-        metricsText: (@Sendable () -> String)? = nil
+        metricsText: (@Sendable () -> String)? = nil,
+        moreRoutes: (@Sendable (Router<BasicRequestContext>, Coordinator) -> Void)? = nil
     ) {
         let coordinator = Coordinator(options: options, logger: logger, store: store)
         _ = ProcessMetrics.startTime
@@ -40,13 +42,15 @@ public struct CoordinatorServices: Sendable {
         let config = options.config
         self.httpListener = HTTPServer(
             "HTTP listener", at: inherited.http.map { .descriptor($0) } ?? .address(host: config.http.host, port: config.http.port),
-            responder: HTTPRoutes(coordinator: coordinator, metricsText: metricsText).router().buildResponder(), group: group, logger: logger)
+            responder: HTTPRoutes(coordinator: coordinator, metricsText: metricsText).router(more: moreRoutes).buildResponder(), group: group,
+            logger: logger)
         self.apiListener = HTTPServer(
             "API listener", at: inherited.api.map { .descriptor($0) } ?? .address(host: config.apiListen.host, port: config.apiListen.port),
             responder: APIRoutes(coordinator: coordinator, maxBodyBytes: config.apiMaxBodyBytes, maxQueueWaitMs: config.apiMaxQueueWaitMs)
                 .router().buildResponder(),
             group: group, logger: logger)
-        self.ticker = Ticker(coordinator: coordinator, retentionMs: config.retentionMs, logger: logger)
+        self.ticker = Ticker(
+            coordinator: coordinator, retentionMs: config.retentionMs, historyRetentionMs: config.historyRetentionMs, logger: logger)
     }
 
     /// In start order; a service group stops them in reverse, so the store writer, first

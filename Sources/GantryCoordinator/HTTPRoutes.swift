@@ -13,7 +13,8 @@ public struct HTTPRoutes: Sendable {
         self.metricsText = metricsText
     }
 
-    public func router() -> Router<BasicRequestContext> {
+    /// The routes, and `more` (the dashboard's) on the same listener.
+    public func router(more: (@Sendable (Router<BasicRequestContext>, Coordinator) -> Void)? = nil) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let coordinator = self.coordinator
         router.get("/healthz") { _, _ in
@@ -31,6 +32,7 @@ public struct HTTPRoutes: Sendable {
                 return Self.text(metricsText(), type: "text/plain; version=0.0.4; charset=utf-8")
             }
         }
+        more?(router, coordinator)
         return router
     }
 

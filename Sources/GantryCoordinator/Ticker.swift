@@ -5,15 +5,18 @@ import GantryRuntime
 import GantryPersistence
 
 /// Runs the core's periodic work (lost nodes, assignment timeouts, idle cost) when the core
-/// asked for it (`wakeUp(at:)`), and prunes old outputs from the store once an hour.
+/// asked for it (`wakeUp(at:)`), and prunes old outputs and history from the store once an
+/// hour.
 public struct Ticker: Service {
     let coordinator: Coordinator
     let retentionMs: Int64
+    let historyRetentionMs: Int64
     let logger: Logger
 
-    public init(coordinator: Coordinator, retentionMs: Int64 = 7 * 86_400_000, logger: Logger) {
+    public init(coordinator: Coordinator, retentionMs: Int64 = 7 * 86_400_000, historyRetentionMs: Int64 = 30 * 86_400_000, logger: Logger) {
         self.coordinator = coordinator
         self.retentionMs = retentionMs
+        self.historyRetentionMs = historyRetentionMs
         self.logger = logger
     }
 
@@ -28,6 +31,12 @@ public struct Ticker: Service {
                     if pruned > 0 { logger.info("pruned outputs of old jobs", metadata: ["jobs": "\(pruned)", "retention_ms": "\(retentionMs)"]) }
                 } catch {
                     logger.error("pruning old outputs failed", metadata: ["error": "\(error)"])
+                }
+                do {
+                    let pruned = try await store.pruneHistory(before: WallClock.now() - historyRetentionMs)
+                    if pruned > 0 { logger.info("pruned old history", metadata: ["rows": "\(pruned)", "retention_ms": "\(historyRetentionMs)"]) }
+                } catch {
+                    logger.error("pruning old history failed", metadata: ["error": "\(error)"])
                 }
             }
             let timer = coordinator.wakeTimer

@@ -8,6 +8,8 @@ public enum StoreQuery: Hashable, Sendable {
     case jobs(JobFilter)
     /// Receipts and idle cost over [from, to), grouped.
     case report(by: ReportQuery.GroupBy, from: Timestamp, to: Timestamp)
+    /// The per-minute rollups, in buckets.
+    case history(HistoryQuery)
 }
 
 /// What a store query found.
@@ -15,6 +17,7 @@ public enum StoreAnswer: Hashable, Sendable {
     case job(Job?)
     case jobs([Job])
     case report(Report)
+    case history(History)
 }
 
 /// What a coordinator restarts from.
@@ -47,4 +50,6 @@ public protocol CoordinatorStore: Sendable {
     func answer(_ query: StoreQuery) async throws -> StoreAnswer
     /// Drops prompts and outputs of jobs finished before `cutoff`; returns how many.
     func pruneOutputs(finishedBefore cutoff: Timestamp) async throws -> Int
+    /// Drops the history's minutes before `cutoff`; returns how many rows.
+    func pruneHistory(before cutoff: Timestamp) async throws -> Int
 }

@@ -1,3 +1,5 @@
+import GantrySQL
+
 /// The store's schema on PostgreSQL: the same tables, columns and migrations as on SQLite
 /// (`GantryStore.Schema`), in PostgreSQL's types (`BIGINT` for integers, booleans and
 /// Unix-millisecond times; `BYTEA`; `DOUBLE PRECISION`), plus the leader lease. Applied
@@ -132,6 +134,8 @@ enum PostgresSchema {
                 seen_at TIMESTAMPTZ NOT NULL
             );
             """),
+        // The dashboard's per-minute rollups, filled from the records already there.
+        ("v6-history", StoreRollups.createTable + ";\n" + StoreRollups.backfill),
     ]
 
     static var current: String { migrations.last!.0 }

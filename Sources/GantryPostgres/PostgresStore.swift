@@ -146,6 +146,18 @@ public final class PostgresStore: CoordinatorStore, Sendable {
         }
     }
 
+    public func pruneHistory(before cutoff: Timestamp) async throws -> Int {
+        guard let epoch else { return 0 }
+        let prune = StoreRollups.prune(before: cutoff)
+        return try await transaction { connection in
+            try await Self.checkEpoch(epoch, on: connection, logger: logger)
+            let rows = try await connection.query(Self.query(SQLStatement(prune.sql + " RETURNING 1", prune.arguments)), logger: logger)
+            var n = 0
+            for try await _ in rows { n += 1 }
+            return n
+        }
+    }
+
     public func pruneOutputs(finishedBefore cutoff: Timestamp) async throws -> Int {
         guard let epoch else { return 0 }
         let prune = StoreWrites.prune(finishedBefore: cutoff)
@@ -186,6 +198,8 @@ public final class PostgresStore: CoordinatorStore, Sendable {
             return .report(StoreReport.assemble(
                 by: by, from: from, to: to, receipts: try await rows(StoreReport.receipts(by: by, from: from, to: to)),
                 idle: try await rows(StoreReport.idle(by: by, from: from, to: to))))
+        case .history(let q):
+            return .history(StoreRollups.assemble(q, rows: try await rows(StoreRollups.select(q))))
         }
     }
 

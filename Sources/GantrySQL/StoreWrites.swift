@@ -17,6 +17,8 @@ public enum StoreWrites {
         var keyOrder: [String] = []
         var ledger = SQLInsert(head: insertLedgerHead, tail: "ON CONFLICT (job_id, attempt) DO NOTHING", columns: 21, rows: [])
         var idle = SQLInsert(head: insertIdleHead, tail: "", columns: 11, rows: [])
+        var ledgerEntries: [LedgerEntry] = []
+        var accruals: [IdleAccrual] = []
         for change in changes {
             switch change {
             case .job(let j):
@@ -25,7 +27,9 @@ public enum StoreWrites {
                 if nodes.updateValue(n, forKey: n.id) == nil { nodeOrder.append(n.id) }
             case .ledger(let e):
                 ledger.rows.append(row(e))
+                ledgerEntries.append(e)
             case .idle(let i):
+                accruals.append(i)
                 idle.rows.append([
                     SQLValue(i.node.rawValue), SQLValue(i.pool), SQLValue(i.from.unixMillis), SQLValue(i.to.unixMillis), SQLValue(i.idleMs),
                     SQLValue(i.energyMillijoules), SQLValue(i.energyMeasured), SQLValue(i.depreciationMicroUSD), SQLValue(i.energyMicroUSD),
@@ -74,6 +78,7 @@ public enum StoreWrites {
             }))
         }
         if !idle.rows.isEmpty { out.append(idle) }
+        if let rollups = StoreRollups.upsert(ledger: ledgerEntries, idle: accruals) { out.append(rollups) }
         return out
     }
 

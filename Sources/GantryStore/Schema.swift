@@ -1,3 +1,4 @@
+import GantrySQL
 import GRDB
 
 /// The store's schema and its migrations. Each migration is applied once, in order, in a
@@ -8,6 +9,7 @@ enum Schema {
         ("v2-cost", v2),
         ("v3-api", v3),
         ("v4-telemetry", v4),
+        ("v6-history", v6),
     ]
 
     static var current: String { migrations.last!.0 }
@@ -146,5 +148,12 @@ enum Schema {
     /// Engine telemetry: tokens a node's engines made outside Gantry, with its idle accruals.
     static func v4(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE idle ADD COLUMN outside_tokens INTEGER NOT NULL DEFAULT 0")
+    }
+
+    /// The dashboard's per-minute rollups, filled from the records already there. (v5 is
+    /// PostgreSQL's leader lease; the names match across backends.)
+    static func v6(_ db: Database) throws {
+        try db.execute(sql: StoreRollups.createTable)
+        try db.execute(sql: StoreRollups.backfill)
     }
 }

@@ -1,4 +1,4 @@
-import GantryModel
+public import GantryModel
 public import GantryPersistence
 import GantrySQL
 import GRDB
@@ -19,6 +19,16 @@ extension Store: CoordinatorStore {
             return .jobs(try await pool.read { db in try Self.fetchJobs(db, StoreReads.jobs(rest, arguments)) })
         case .report(let by, let from, let to):
             return .report(try await pool.read { db in try Self.report(db, by: by, from: from, to: to) })
+        case .history(let q):
+            return .history(try await pool.read { db in StoreRollups.assemble(q, rows: try db.rows(StoreRollups.select(q))) })
+        }
+    }
+
+    public func pruneHistory(before cutoff: Timestamp) async throws -> Int {
+        let prune = StoreRollups.prune(before: cutoff)
+        return try await pool.write { db in
+            try db.execute(sql: prune.sql, arguments: prune.arguments.arguments)
+            return db.changesCount
         }
     }
 }

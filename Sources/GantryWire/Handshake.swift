@@ -114,6 +114,12 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "<secret, \(byteCount) bytes>" }
 
+    /// A key for `purpose` derived from this secret (HMAC-SHA256 of the purpose), e.g. to
+    /// sign dashboard sessions: it changes when the token does.
+    public func derivedKey(_ purpose: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(purpose.utf8), using: key))
+    }
+
     public static func == (a: Secret, b: Secret) -> Bool {
         a.key.withUnsafeBytes { x in b.key.withUnsafeBytes { y in safeCompare(x, y) } }
     }

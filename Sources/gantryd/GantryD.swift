@@ -2,6 +2,7 @@ import ArgumentParser
 import GantryCLI
 import GantryConfig
 import GantryCoordinator
+import GantryDashboard
 import GantryLogging
 import GantryModel
 import GantryRuntime
@@ -157,10 +158,13 @@ struct Serving: Sendable {
         if !inherited.isEmpty {
             logger.info("socket-activated", metadata: ["sockets": "\(inherited.keys.sorted().joined(separator: ","))"])
         }
+        let sessions = DashboardSessions(
+            admin: options.credentials.admin, readOnly: options.credentials.readOnly, ttlMs: settings.sessionTtlMs)
         let services = CoordinatorServices(
             options: options, logger: logger, store: store,
             inherited: .init(protocolListener: inherited["gantry"], http: inherited["http"], api: inherited["api"]),
-            metricsText: metricsText)
+            metricsText: metricsText,
+            moreRoutes: { router, coordinator in DashboardRoutes(coordinator: coordinator, sessions: sessions, logger: logger).add(to: router) })
         let command = self.command
         let levelControl = self.levelControl
         let coordinator = services.coordinator
@@ -175,7 +179,9 @@ struct Serving: Sendable {
             status: { await coordinator.statusLine() },
             reload: {
                 let (config, level) = try command.loadConfig()
-                await coordinator.reload(try CoordinatorOptions(config: config, software: GantryD.software))
+                let fresh = try CoordinatorOptions(config: config, software: GantryD.software)
+                await coordinator.reload(fresh)
+                sessions.update(admin: fresh.credentials.admin, readOnly: fresh.credentials.readOnly)
                 levelControl.level = level
                 return "tokens, settings, cost overrides, scorer weights, limits and log level (\(level)) from \(command.config ?? CoordinatorConfig.defaultPath)"
             })

@@ -119,7 +119,7 @@ struct JobsIntegrationTests {
         try cluster.startAgent("a", engines: Cluster.simEngine(slots: 2, ttftMs: 5, tokensPerSecond: 100))
         do {
             try await eventually("a ready") { try await cluster.nodeStates()["a"] == "ready" }
-            let long = try await cluster.ctl(["submit", "--model", "sim-8b", "--prompt", "long", "--max-tokens", "150"]).stdout
+            let long = try await cluster.ctl(["submit", "--model", "sim-8b", "--prompt", "long", "--max-tokens", "600"]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             try await eventually("running on a") { try await cluster.ctlJSON(["jobs", "get", long])["node"] as? String == "a" }
             try cluster.startAgent("b", engines: Cluster.simEngine(slots: 2))
@@ -129,7 +129,8 @@ struct JobsIntegrationTests {
             let other = try await cluster.ctl(["submit", "--model", "sim-8b", "--prompt", "short", "--max-tokens", "4", "--wait", "--output", "json"])
             let placed = (try JSONSerialization.jsonObject(with: Data(other.stdout.utf8)) as? [String: Any]).map(jobs)?.first
             #expect(placed?["node"] as? String == "b")
-            try await eventually("a drained", timeout: 10) { try await cluster.nodeStates()["a"] == "drained" }
+            // 600 tokens at 100/s: still running after b registers, even on a busy host.
+            try await eventually("a drained", timeout: 20) { try await cluster.nodeStates()["a"] == "drained" }
             #expect(try await cluster.ctlJSON(["jobs", "get", long])["state"] as? String == "succeeded")
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")
