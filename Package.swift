@@ -215,7 +215,7 @@ let package = Package(
         .target(
             name: "GantryDashboard",
             dependencies: [
-                "GantryCoordinator", "GantryControl", "GantryModel", "GantryPersistence", "GantryRuntime", "GantryWire", logging, nio,
+                "GantryCoordinator", "GantryControl", "GantryModel", "GantryPersistence", "GantryRuntime", "GantryWire", "GantryNet", logging, nio,
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

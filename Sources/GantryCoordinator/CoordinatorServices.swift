@@ -33,7 +33,7 @@ public struct CoordinatorServices: Sendable {
         options: CoordinatorOptions, logger: Logger, store: (any CoordinatorStore)? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, inherited: Descriptors = Descriptors(),
         metricsText: (@Sendable () -> String)? = nil,
-        moreRoutes: (@Sendable (Router<BasicRequestContext>, Coordinator) -> Void)? = nil
+        moreRoutes: (@Sendable (Router<APIRequestContext>, Coordinator) -> Void)? = nil
     ) {
         let coordinator = Coordinator(options: options, logger: logger, store: store)
         _ = ProcessMetrics.startTime

@@ -14,8 +14,8 @@ public struct HTTPRoutes: Sendable {
     }
 
     /// The routes, and `more` (the dashboard's) on the same listener.
-    public func router(more: (@Sendable (Router<BasicRequestContext>, Coordinator) -> Void)? = nil) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router(more: (@Sendable (Router<APIRequestContext>, Coordinator) -> Void)? = nil) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         let coordinator = self.coordinator
         router.get("/healthz") { _, _ in
             let s = await coordinator.status()

@@ -1,6 +1,7 @@
 import GantryControl
 import GantryCoordinator
 import GantryModel
+import GantryNet
 import GantryPersistence
 import GantryRuntime
 import Hummingbird
@@ -13,18 +14,18 @@ struct DashboardAPI: Sendable {
     let coordinator: Coordinator
     let sessions: DashboardSessions
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/api/v1/overview") { request, _ in await self.authorized(request) { try await self.overview() } }
-        router.get("/api/v1/nodes") { request, _ in await self.authorized(request) { try await self.nodes() } }
+    func add(to router: Router<APIRequestContext>) {
+        router.get("/api/v1/overview") { request, context in await self.authorized(request, context) { try await self.overview() } }
+        router.get("/api/v1/nodes") { request, context in await self.authorized(request, context) { try await self.nodes() } }
         router.get("/api/v1/nodes/:id") { request, context in
-            await self.authorized(request) { try await self.node(context.parameters.get("id") ?? "") }
+            await self.authorized(request, context) { try await self.node(context.parameters.get("id") ?? "") }
         }
-        router.get("/api/v1/jobs") { request, _ in await self.authorized(request) { try await self.jobs(request.uri.queryParameters) } }
+        router.get("/api/v1/jobs") { request, context in await self.authorized(request, context) { try await self.jobs(request.uri.queryParameters) } }
         router.get("/api/v1/jobs/:id") { request, context in
-            await self.authorized(request) { try await self.job(context.parameters.get("id") ?? "") }
+            await self.authorized(request, context) { try await self.job(context.parameters.get("id") ?? "") }
         }
-        router.get("/api/v1/report") { request, _ in await self.authorized(request) { try await self.report(request.uri.queryParameters) } }
-        router.get("/api/v1/history") { request, _ in await self.authorized(request) { try await self.history(request.uri.queryParameters) } }
+        router.get("/api/v1/report") { request, context in await self.authorized(request, context) { try await self.report(request.uri.queryParameters) } }
+        router.get("/api/v1/history") { request, context in await self.authorized(request, context) { try await self.history(request.uri.queryParameters) } }
     }
 
     // MARK: endpoints
@@ -173,13 +174,18 @@ struct DashboardAPI: Sendable {
         return .object(pairs + [pair])
     }
 
-    /// Runs `body` for a request with a valid session or token; errors as JSON.
-    func authorized(_ request: Request, _ body: () async throws -> JSONValue) async -> Response {
+    /// Runs `body` for a request with a valid session or token; errors as JSON. A wrong
+    /// bearer token counts as a failed login from its address (see `DashboardRoutes.login`).
+    func authorized(_ request: Request, _ context: APIRequestContext, _ body: () async throws -> JSONValue) async -> Response {
         var allowed = false
         if let value = request.cookies[DashboardSessions.cookieName]?.value, case .valid = sessions.check(value, now: WallClock.now()) {
             allowed = true
         } else if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+            let penalty = coordinator.admission.penalty(for: address, cap: 5)
+            if penalty > 0 { try? await Task.sleep(for: .milliseconds(Int(penalty * 1000))) }
             allowed = sessions.permission(ofToken: String(header.dropFirst(7))) != nil
+            if !allowed { coordinator.admission.recordAuthFailure(address) }
         }
         guard allowed else {
             return APIError(.authFailed, "log in to the dashboard, or send Authorization: Bearer with the admin or read-only token").response

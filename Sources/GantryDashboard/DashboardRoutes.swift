@@ -1,5 +1,6 @@
 public import GantryCoordinator
 import GantryModel
+import GantryNet
 import GantryRuntime
 public import Hummingbird
 import HTTPTypes
@@ -23,9 +24,9 @@ public struct DashboardRoutes: Sendable {
     /// The pages that the one-page app renders (each answered with app.html).
     static let pages = ["/ui", "/ui/nodes", "/ui/jobs", "/ui/cost", "/ui/tenants", "/ui/nodes/:id", "/ui/jobs/:id"]
 
-    public func add(to router: Router<BasicRequestContext>) {
+    public func add(to router: Router<APIRequestContext>) {
         router.get("/ui/login") { _, _ in Self.asset(DashboardAssets.login, type: "text/html; charset=utf-8") }
-        router.post("/ui/login") { request, _ in await self.login(request) }
+        router.post("/ui/login") { request, context in await self.login(request, from: context.channel.remoteAddress?.ipAddress ?? "unknown") }
         router.post("/ui/logout") { request, _ in self.logout(request) }
         router.get("/ui/assets/app.js") { _, _ in Self.asset(DashboardAssets.appJS, type: "text/javascript; charset=utf-8") }
         router.get("/ui/assets/style.css") { _, _ in Self.asset(DashboardAssets.styleCSS, type: "text/css; charset=utf-8") }
@@ -48,14 +49,20 @@ public struct DashboardRoutes: Sendable {
     }
 
     /// POST /ui/login with `token=…` (a form): a session cookie and the overview, or back
-    /// to the form saying the token was wrong.
-    func login(_ request: Request) async -> Response {
+    /// to the form saying the token was wrong. Failures count against the address as failed
+    /// handshakes do (`limits.auth_failures_per_minute`): past the limit, answers are held
+    /// back, 1 s and doubling, up to 5 s.
+    func login(_ request: Request, from address: String) async -> Response {
+        let admission = coordinator.admission
+        let penalty = admission.penalty(for: address, cap: 5)
+        if penalty > 0 { try? await Task.sleep(for: .milliseconds(Int(penalty * 1000))) }
         var request = request
         guard let body = try? await request.collectBody(upTo: 16 << 10),
             let token = Self.formField("token", in: String(buffer: body)),
             let permission = sessions.permission(ofToken: token)
         else {
-            logger.notice("dashboard login refused: wrong token", metadata: ["peer.address": "\(request.head.authority ?? "-")"])
+            admission.recordAuthFailure(address)
+            logger.notice("dashboard login refused: wrong token", metadata: ["peer.address": "\(address)"])
             return Self.redirect("/ui/login?error=wrong-token")
         }
         var response = Self.redirect("/ui/")

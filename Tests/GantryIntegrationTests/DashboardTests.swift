@@ -101,6 +101,12 @@ struct DashboardTests {
             } else {
                 print("dashboard: no chromium-driver or Python venv here; the browser checks run in scripts/test")
             }
+            // Guessing is slowed down: past limits.auth_failures_per_minute (5) failed logins
+            // from one address, answers are held back (1 s, doubling).
+            for _ in 0..<6 { _ = try await curl(["-o", "/dev/null", "--data-urlencode", "token=guess", "\(http)/ui/login"]) }
+            let clock = ContinuousClock()
+            let slowed = try await clock.measure { _ = try await curl(["-o", "/dev/null", "--data-urlencode", "token=guess", "\(http)/ui/login"]) }
+            #expect(slowed >= .milliseconds(900), "a failed login past the limit was answered in \(slowed)")
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")
         }
