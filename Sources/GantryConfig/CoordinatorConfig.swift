@@ -54,6 +54,10 @@ public struct CoordinatorConfig: Hashable, Sendable {
     public var tlsCertFile: String?
     public var tlsKeyFile: String?
     public var tlsClientCAFile: String?
+    /// Serve the API listener, and the HTTP listener (metrics, dashboard), over TLS too,
+    /// with the same certificate (never asking for client certificates).
+    public var tlsAPI = false
+    public var tlsHTTP = false
 
     // [limits]
     public var maxConnections = 10_000
@@ -179,7 +183,12 @@ public struct CoordinatorConfig: Hashable, Sendable {
             tlsCertFile = try t.string("cert_file")
             tlsKeyFile = try t.string("key_file")
             tlsClientCAFile = try t.string("client_ca_file")
-            try t.rejectUnknownKeys(known: ["cert_file", "key_file", "client_ca_file"])
+            tlsAPI = try t.bool("api") ?? tlsAPI
+            tlsHTTP = try t.bool("http") ?? tlsHTTP
+            try t.rejectUnknownKeys(known: ["cert_file", "key_file", "client_ca_file", "api", "http"])
+            if (tlsAPI || tlsHTTP) && tlsCertFile == nil {
+                throw t.fail(tlsAPI ? "api" : "http", "HTTPS needs cert_file and key_file")
+            }
             if (tlsCertFile == nil) != (tlsKeyFile == nil) {
                 throw t.fail(tlsCertFile == nil ? "key_file" : "cert_file", "TLS needs both cert_file and key_file")
             }

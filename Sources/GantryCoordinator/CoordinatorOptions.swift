@@ -11,6 +11,8 @@ public struct CoordinatorOptions: Sendable {
     public var credentials: Credentials
     /// TLS on the protocol listener, if configured.
     public var tls: NIOSSLContext?
+    /// TLS on the HTTP and API listeners (`[tls] http`, `[tls] api`): no client certificates.
+    public var httpTLS: NIOSSLContext?
     /// Called when the store cannot be written; gantryd exits.
     public var onStoreFailure: @Sendable (any Error) -> Void = { _ in }
 
@@ -33,14 +35,17 @@ public struct CoordinatorOptions: Sendable {
         var config = config
         config.settings.software = software
         var tls: NIOSSLContext?
+        var httpTLS: NIOSSLContext?
         if let cert = config.tlsCertFile, let key = config.tlsKeyFile {
             do {
                 tls = try GantryTLS.serverContext(certFile: cert, keyFile: key, clientCAFile: config.tlsClientCAFile)
+                if config.tlsAPI || config.tlsHTTP { httpTLS = try GantryTLS.serverContext(certFile: cert, keyFile: key, clientCAFile: nil) }
             } catch {
                 throw ConfigError(error.description)
             }
         }
         self.init(config: config, credentials: Credentials(join: join, admin: admin, readOnly: readOnly), tls: tls)
+        self.httpTLS = httpTLS
     }
 
     /// The name the handshake gives (`Challenge.server_id`).

@@ -42,13 +42,13 @@ public struct CoordinatorServices: Sendable {
         let config = options.config
         self.httpListener = HTTPServer(
             "HTTP listener", at: inherited.http.map { .descriptor($0) } ?? .address(host: config.http.host, port: config.http.port),
-            responder: HTTPRoutes(coordinator: coordinator, metricsText: metricsText).router(more: moreRoutes).buildResponder(), group: group,
-            logger: logger)
+            responder: HTTPRoutes(coordinator: coordinator, metricsText: metricsText).router(more: moreRoutes).buildResponder(),
+            tls: config.tlsHTTP ? options.httpTLS : nil, group: group, logger: logger)
         self.apiListener = HTTPServer(
             "API listener", at: inherited.api.map { .descriptor($0) } ?? .address(host: config.apiListen.host, port: config.apiListen.port),
             responder: APIRoutes(coordinator: coordinator, maxBodyBytes: config.apiMaxBodyBytes, maxQueueWaitMs: config.apiMaxQueueWaitMs)
                 .router().buildResponder(),
-            group: group, logger: logger)
+            tls: config.tlsAPI ? options.httpTLS : nil, group: group, logger: logger)
         self.ticker = Ticker(
             coordinator: coordinator, retentionMs: config.retentionMs, historyRetentionMs: config.historyRetentionMs, logger: logger)
     }

@@ -6,6 +6,7 @@ import NIOExtras
 import NIOHTTP1
 public import NIOPosix
 public import ServiceLifecycle
+public import NIOSSL
 public import GantryNet
 
 /// One of gantryd's HTTP listeners: a Hummingbird router served on an address, or on a
@@ -27,13 +28,16 @@ public struct HTTPServer: Service {
     let http1: HTTP1Channel
     let group: any EventLoopGroup
     let logger: Logger
+    /// HTTPS: TLS in front of HTTP/1.1.
+    let tls: NIOSSLContext?
     /// Where the listener bound (port 0 picks a free port).
     public let address = OneShot<SocketAddress>()
 
     public init<R: HTTPResponder>(
-        _ what: String, at location: Where, responder: R, idleTimeout: TimeAmount = .seconds(75),
+        _ what: String, at location: Where, responder: R, idleTimeout: TimeAmount = .seconds(75), tls: NIOSSLContext? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) where R.Context: InitializableFromSource<ApplicationRequestContextSource> {
+        self.tls = tls
         self.what = what
         self.location = location
         self.http1 = HTTP1Channel(responder: Self.channelResponder(responder, logger: logger), configuration: .init(idleTimeout: idleTimeout))
@@ -74,13 +78,20 @@ public struct HTTPServer: Service {
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
+        let tls = self.tls
+        let setup: @Sendable (any Channel) -> EventLoopFuture<HTTP1Channel.Value> = { channel in
+            guard let tls else { return http1.setup(channel: channel, logger: logger) }
+            return channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+            }.flatMap { http1.setup(channel: channel, logger: logger) }
+        }
         let server: NIOAsyncChannel<HTTP1Channel.Value, Never>
         do {
             switch location {
             case .address(let host, let port):
-                server = try await bootstrap.bind(host: host, port: port) { http1.setup(channel: $0, logger: logger) }
+                server = try await bootstrap.bind(host: host, port: port) { setup($0) }
             case .descriptor(let fd):
-                server = try await bootstrap.bind(fd) { http1.setup(channel: $0, logger: logger) }
+                server = try await bootstrap.bind(fd) { setup($0) }
             }
         } catch {
             let failure = ListenError(what: what, address: "\(location)", underlying: error)

@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOPosix
 public import ServiceLifecycle
+public import NIOSSL
 
 /// What a standby gantryd knows of the leader (from the lease row), shared by its
 /// listeners and refreshed by its election loop.
@@ -40,7 +41,7 @@ public struct StandbyServices: Sendable {
 
     public init(
         config: CoordinatorConfig, view: StandbyView, instance: String, logger: Logger, metricsText: (@Sendable () -> String)?,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        httpTLS: NIOSSLContext? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         protocolListener = StandbyProtocolListener(config: config, view: view, group: group, logger: logger)
         let http = Router(context: BasicRequestContext.self)
@@ -61,8 +62,8 @@ public struct StandbyServices: Sendable {
             }
         }
         httpListener = HTTPServer(
-            "HTTP listener", at: .address(host: config.http.host, port: config.http.port), responder: http.buildResponder(), group: group,
-            logger: logger)
+            "HTTP listener", at: .address(host: config.http.host, port: config.http.port), responder: http.buildResponder(),
+            tls: config.tlsHTTP ? httpTLS : nil, group: group, logger: logger)
         let api = Router(context: BasicRequestContext.self)
         let refuse: @Sendable (Request, BasicRequestContext) async throws -> Response = { _, _ in
             let l = view.leader
@@ -78,7 +79,7 @@ public struct StandbyServices: Sendable {
         api.get("/v1/models", use: refuse)
         apiListener = HTTPServer(
             "API listener", at: .address(host: config.apiListen.host, port: config.apiListen.port), responder: api.buildResponder(),
-            group: group, logger: logger)
+            tls: config.tlsAPI ? httpTLS : nil, group: group, logger: logger)
     }
 
     public var all: [any Service] { [protocolListener, httpListener, apiListener] }

@@ -14,11 +14,14 @@ public struct DashboardRoutes: Sendable {
     let coordinator: Coordinator
     let sessions: DashboardSessions
     let logger: Logger
+    /// The listener serves HTTPS (`[tls] http`): cookies are `Secure`.
+    let secure: Bool
 
-    public init(coordinator: Coordinator, sessions: DashboardSessions, logger: Logger) {
+    public init(coordinator: Coordinator, sessions: DashboardSessions, logger: Logger, secure: Bool = false) {
         self.coordinator = coordinator
         self.sessions = sessions
         self.logger = logger
+        self.secure = secure
     }
 
     /// The pages that the one-page app renders (each answered with app.html).
@@ -68,7 +71,7 @@ public struct DashboardRoutes: Sendable {
         var response = Self.redirect("/ui/")
         response.setCookie(Cookie(
             name: DashboardSessions.cookieName, value: sessions.issue(permission, now: WallClock.now()),
-            maxAge: Int(sessions.ttlMs / 1000), path: "/", httpOnly: true, sameSite: .strict))
+            maxAge: Int(sessions.ttlMs / 1000), path: "/", secure: secure, httpOnly: true, sameSite: .strict))
         logger.info("dashboard login", metadata: ["permission": "\(permission.rawValue)"])
         return response
     }
@@ -76,7 +79,7 @@ public struct DashboardRoutes: Sendable {
     func logout(_ request: Request) -> Response {
         if let value = request.cookies[DashboardSessions.cookieName]?.value { sessions.revoke(value, now: WallClock.now()) }
         var response = Self.redirect("/ui/login")
-        response.setCookie(Cookie(name: DashboardSessions.cookieName, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+        response.setCookie(Cookie(name: DashboardSessions.cookieName, value: "", maxAge: 0, path: "/", secure: secure, httpOnly: true, sameSite: .strict))
         return response
     }
 

@@ -164,7 +164,7 @@ struct Serving: Sendable {
             options: options, logger: logger, store: store,
             inherited: .init(protocolListener: inherited["gantry"], http: inherited["http"], api: inherited["api"]),
             metricsText: metricsText,
-            moreRoutes: { router, coordinator in DashboardRoutes(coordinator: coordinator, sessions: sessions, logger: logger).add(to: router) })
+            moreRoutes: { router, coordinator in DashboardRoutes(coordinator: coordinator, sessions: sessions, logger: logger, secure: settings.tlsHTTP).add(to: router) })
         let command = self.command
         let levelControl = self.levelControl
         let coordinator = services.coordinator

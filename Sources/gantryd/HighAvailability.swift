@@ -104,7 +104,8 @@ struct HighAvailability {
         let logger = context.logger
         let view = StandbyView()
         let services = StandbyServices(
-            config: context.settings, view: view, instance: lease.instance, logger: logger, metricsText: context.metricsText)
+            config: context.settings, view: view, instance: lease.instance, logger: logger, metricsText: context.metricsText,
+            httpTLS: context.options.httpTLS)
         let election = Election(lease: lease, view: view, logger: logger)
         let supervisor = SupervisorService(
             supervisor: Notifier(), logger: logger,

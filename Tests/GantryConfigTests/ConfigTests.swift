@@ -48,6 +48,9 @@ struct ConfigTests {
         ("[bogus]\nx = 1", "g.toml:1: bogus: unknown key"),
         ("server = 1", "server: expected a table"),
         ("[server\n", "g.toml: line 1"),
+        ("[tls]\napi = true", "g.toml:2: tls.api: HTTPS needs cert_file and key_file"),
+        ("[history]\nretention = \"10m\"", "history.retention: must be at least 1h"),
+        ("[dashboard]\nsession_ttl = \"5s\"", "dashboard.session_ttl: must be between 1m and 30d"),
     ])
     func coordinatorErrors(_ text: String, _ expected: String) {
         do {

@@ -19,7 +19,8 @@ struct HandshakeIntegrationTests {
 
     @Test("each bad handshake gets a Reject or Error naming the reason, and the daemon keeps serving")
     func badHandshakes() async throws {
-        let cluster = try await Cluster(Cluster.Options(handshakeTimeoutMs: 1500))
+        // Long enough that a starved test process still finishes a handshake step in time.
+        let cluster = try await Cluster(Cluster.Options(handshakeTimeoutMs: 3000))
         let join = try token(cluster, "join.token")
 
         // Wrong token.
@@ -51,7 +52,7 @@ struct HandshakeIntegrationTests {
         let silent = try await RawPeer(port: cluster.port)
         let started = Date()
         #expect(reject(try await silent.receiveUntilClosed())?.code == .handshakeTimeout)
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(Date().timeIntervalSince(started) < 10)
 
         // An oversize length, and garbage.
         let big = try await RawPeer(port: cluster.port)

@@ -45,6 +45,47 @@ struct TLSIntegrationTests {
         await cluster.stop()
     }
 
+    @Test("[tls] api and http: the OpenAI API and the dashboard over HTTPS with the server's certificate; plain HTTP is refused; the session cookie is Secure")
+    func https() async throws {
+        let certs = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-certs-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        let gen = try await runCommand(SystemdIntegrationTests.repo + "/scripts/gen-certs", [certs, "node-a"])
+        try #require(gen.status == 0, "\(gen.stderr)")
+        let cluster = try await Cluster(Cluster.Options(extra: """
+            [tls]
+            cert_file = "\(certs)/server.pem"
+            key_file = "\(certs)/server.key"
+            api = true
+            http = true
+            """))
+        let tlsFlags = ["--tls-ca", "\(certs)/ca.pem", "--tls-server-name", "localhost"]
+        func curl(_ port: Int, _ arguments: [String]) async throws -> CommandResult {
+            try await runCommand("/usr/bin/env", ["curl", "-s", "--max-time", "10", "--cacert", "\(certs)/ca.pem",
+                                                  "--resolve", "localhost:\(port):127.0.0.1"] + arguments)
+        }
+        do {
+            try cluster.startAgent("node-a", extra: "[tls]\nca_file = \"\(certs)/ca.pem\"\nserver_name = \"localhost\"")
+            try await eventually("node-a ready") {
+                let r = try await cluster.ctl(["nodes", "ls", "--output", "json"] + tlsFlags)
+                return r.status == 0 && r.stdout.contains("\"ready\"")
+            }
+            let created = try await cluster.ctl(["apikeys", "create", "--tenant", "t", "--output", "json"] + tlsFlags)
+            let key = (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["key"] as? String ?? ""
+            let models = try await curl(cluster.apiPort, ["-H", "Authorization: Bearer \(key)", "https://localhost:\(cluster.apiPort)/v1/models"])
+            #expect(models.stdout.contains("\"sim-8b\""), "\(models.stdout) \(models.stderr)")
+            let plain = try await runCommand("/usr/bin/env", ["curl", "-s", "--max-time", "5", "http://127.0.0.1:\(cluster.apiPort)/v1/models"])
+            #expect(plain.status != 0 || !plain.stdout.contains("sim-8b"))
+            let token = try String(contentsOfFile: cluster.scratch.file("readonly.token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let login = try await curl(cluster.httpPort, ["-D", "-", "-o", "/dev/null", "--data-urlencode", "token=\(token)", "https://localhost:\(cluster.httpPort)/ui/login"])
+            #expect(login.stdout.contains("gantry_session=") && login.stdout.contains("Secure"), "\(login.stdout) \(login.stderr)")
+            let health = try await curl(cluster.httpPort, ["https://localhost:\(cluster.httpPort)/healthz"])
+            #expect(health.stdout.contains("\"nodes_ready\":1"), "\(health.stdout)")
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
     @Test("bad TLS material is a config error naming the file")
     func badFiles() async throws {
         let scratch = try Scratch()
