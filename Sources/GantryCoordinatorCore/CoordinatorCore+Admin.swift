@@ -38,8 +38,8 @@ extension CoordinatorCore {
             let page = stored.map { jobs[$0.id]?.job ?? $0 }
             let n = Paging.fitting(page, limit: max(1, filter.limit - 1), size: \.wireSizeEstimate)
             result = .success(.jobs(Array(page.prefix(n)), next: n < page.count ? page[n - 1].id : nil))
-        case (.report, .success(.report(let report))):
-            result = .success(.report(report))
+        case (.report(_, _, _, let after, let limit), .success(.report(let report))):
+            result = .success(.report(report.page(after: after, limit: limit)))
         default:
             result = .failure(GantryError(.internal, "the store answered \(query) with something else"))
         }
@@ -93,7 +93,7 @@ extension CoordinatorCore {
                 return (.failure(GantryError(.badRequest, "the report window is empty: --from must be before --to")), [])
             }
             flushIdle(now: now, olderThanMs: 0)
-            return (nil, [durable(.query(session, requestID: requestID, .report(by: q.by, from: from, to: to)))])
+            return (nil, [durable(.query(session, requestID: requestID, .report(by: q.by, from: from, to: to, after: q.after, limit: q.limit)))])
         case .createApiKey:
             return (.failure(GantryError(.internal, "an API key is created with createApiKey, which the shell calls with the key")), [])
         case .listApiKeys:

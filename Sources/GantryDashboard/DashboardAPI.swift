@@ -85,7 +85,14 @@ struct DashboardAPI: Sendable {
     func report(_ query: Parameters) async throws -> JSONValue {
         let by = try groupBy(query)
         let (from, to) = try window(query)
-        guard case .report(let report) = try await ask(.report(ReportQuery(by: by, from: from, to: to))) else { throw unexpected }
+        guard case .report(var report) = try await ask(.report(ReportQuery(by: by, from: from, to: to))) else { throw unexpected }
+        while let after = report.next {
+            guard case .report(let page) = try await ask(.report(ReportQuery(by: by, from: report.from, to: report.to, after: after))) else {
+                throw unexpected
+            }
+            report.rows += page.rows
+            report.next = page.next
+        }
         return report.json
     }
 

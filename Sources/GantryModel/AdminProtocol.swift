@@ -56,11 +56,17 @@ public struct ReportQuery: Hashable, Sendable {
     public var by: GroupBy
     public var from: Timestamp?
     public var to: Timestamp?
+    /// Paging: the rows after this key (a previous page's `next`), at most `limit` of them
+    /// (0: the server's page size).
+    public var after: String?
+    public var limit: Int
 
-    public init(by: GroupBy, from: Timestamp? = nil, to: Timestamp? = nil) {
+    public init(by: GroupBy, from: Timestamp? = nil, to: Timestamp? = nil, after: String? = nil, limit: Int = 0) {
         self.by = by
         self.from = from
         self.to = to
+        self.after = after
+        self.limit = limit
     }
 }
 

@@ -71,13 +71,28 @@ public struct Report: Hashable, Sendable {
     public var from: Timestamp
     public var to: Timestamp
     public var rows: [ReportRow]
+    /// The whole window's total, on every page.
     public var total: ReportRow
+    /// When more rows follow: the last key of this page, to ask for the rows after it.
+    public var next: String?
 
-    public init(by: ReportQuery.GroupBy, from: Timestamp, to: Timestamp, rows: [ReportRow], total: ReportRow) {
+    public init(by: ReportQuery.GroupBy, from: Timestamp, to: Timestamp, rows: [ReportRow], total: ReportRow, next: String? = nil) {
         self.by = by
         self.from = from
         self.to = to
         self.rows = rows
         self.total = total
+        self.next = next
+    }
+
+    /// The rows after `after` (rows are in key order), as many as fit one page (`limit`;
+    /// 0: the server's page size); `next` is set when more follow.
+    public func page(after: String?, limit: Int) -> Report {
+        let rest = after.map { a in rows.drop { $0.key <= a } } ?? rows[...]
+        let n = Paging.fitting(rest, limit: limit <= 0 ? Paging.maxItems : limit, size: { $0.key.utf8.count + 160 })
+        var page = self
+        page.rows = Array(rest.prefix(n))
+        page.next = n < rest.count ? page.rows.last?.key : nil
+        return page
     }
 }

@@ -6,8 +6,9 @@ public enum StoreQuery: Hashable, Sendable {
     case job(JobID)
     /// Newest first.
     case jobs(JobFilter)
-    /// Receipts and idle cost over [from, to), grouped.
-    case report(by: ReportQuery.GroupBy, from: Timestamp, to: Timestamp)
+    /// Receipts and idle cost over [from, to), grouped; the store answers every row, the
+    /// core pages them (the rows after `after`, `limit` of them).
+    case report(by: ReportQuery.GroupBy, from: Timestamp, to: Timestamp, after: String? = nil, limit: Int = 0)
     /// The per-minute rollups, in buckets.
     case history(HistoryQuery)
 }

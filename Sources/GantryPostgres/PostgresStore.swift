@@ -191,7 +191,7 @@ public final class PostgresStore: CoordinatorStore, Sendable {
         case .jobs(let filter):
             let (rest, arguments) = StoreReads.listing(filter)
             return .jobs(try await fetchJobs(StoreReads.jobs(rest, arguments)))
-        case .report(let by, var from, let to):
+        case .report(let by, var from, let to, _, _):
             if from.unixMillis == 0, let first = try await rows(StoreReport.firstRecord).first?.int64OrNil(0) {
                 from = Timestamp(unixMillis: first)
             }

@@ -17,7 +17,7 @@ extension Store: CoordinatorStore {
         case .jobs(let filter):
             let (rest, arguments) = StoreReads.listing(filter)
             return .jobs(try await pool.read { db in try Self.fetchJobs(db, StoreReads.jobs(rest, arguments)) })
-        case .report(let by, let from, let to):
+        case .report(let by, let from, let to, _, _):
             return .report(try await pool.read { db in try Self.report(db, by: by, from: from, to: to) })
         case .history(let q):
             return .history(try await pool.read { db in StoreRollups.assemble(q, rows: try db.rows(StoreRollups.select(q))) })

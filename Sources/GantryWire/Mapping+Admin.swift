@@ -46,7 +46,9 @@ extension AdminRequest {
             guard let by = ReportQuery.GroupBy(rawValue: r.by.isEmpty ? "node" : r.by) else {
                 throw GantryError(.badRequest, "report by '\(r.by)' is not one of node, pool, model, tenant")
             }
-            self = .report(ReportQuery(by: by, from: timestamp(r.fromUnixMs), to: timestamp(r.toUnixMs)))
+            self = .report(ReportQuery(
+                by: by, from: timestamp(r.fromUnixMs), to: timestamp(r.toUnixMs), after: r.pageToken.isEmpty ? nil : r.pageToken,
+                limit: Int(r.limit)))
         case .createApiKey(let r): self = .createApiKey(ApiKeySpec(r.spec))
         case .listApiKeys: self = .listApiKeys
         case .revokeApiKey(let r):
@@ -97,6 +99,8 @@ extension AdminRequest {
                     $0.by = q.by.rawValue
                     $0.fromUnixMs = q.from?.unixMillis ?? 0
                     $0.toUnixMs = q.to?.unixMillis ?? 0
+                    $0.pageToken = q.after ?? ""
+                    $0.limit = UInt32(clamping: q.limit)
                 }
             case .createApiKey(let spec): $0.createApiKey = .with { $0.spec = spec.proto }
             case .listApiKeys: $0.listApiKeys = .init()
@@ -312,7 +316,7 @@ extension Report {
         guard let by = ReportQuery.GroupBy(rawValue: p.by) else { throw GantryError(.badRequest, "report by '\(p.by)' is not known") }
         self.init(
             by: by, from: Timestamp(unixMillis: p.fromUnixMs), to: Timestamp(unixMillis: p.toUnixMs),
-            rows: p.rows.map(ReportRow.init), total: ReportRow(p.total))
+            rows: p.rows.map(ReportRow.init), total: ReportRow(p.total), next: p.nextPageToken.isEmpty ? nil : p.nextPageToken)
     }
 
     var proto: Gantry_V1_Report {
@@ -322,6 +326,7 @@ extension Report {
             $0.toUnixMs = to.unixMillis
             $0.rows = rows.map(\.proto)
             $0.total = total.proto
+            $0.nextPageToken = next ?? ""
         }
     }
 }

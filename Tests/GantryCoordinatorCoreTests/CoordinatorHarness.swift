@@ -44,7 +44,7 @@ struct Harness {
             switch query {
             case .job: empty = .job(nil)
             case .jobs: empty = .jobs([])
-            case .report(let by, let from, let to): empty = .report(Report(by: by, from: from, to: to, rows: [], total: ReportRow(key: "total")))
+            case .report(let by, let from, let to, _, _): empty = .report(Report(by: by, from: from, to: to, rows: [], total: ReportRow(key: "total")))
             case .history(let q): empty = .history(History(query: q, series: [], totals: [], total: HistoryRow(key: "total", windowMs: 0)))
             }
             out += core.queryAnswered(session: session, requestID: rid, query: query, answer: .success(empty))

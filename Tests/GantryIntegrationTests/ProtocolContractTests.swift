@@ -215,4 +215,24 @@ struct ProtocolContractTests {
         }
         await cluster.stop()
     }
+
+    @Test("a report by tenant over 2,500 tenants comes in pages; gantryctl follows them and shows every row once, and the total")
+    func reportPages() async throws {
+        let cluster = try await Cluster()
+        do {
+            try cluster.startAgent("a", engines: Cluster.simEngine(slots: 64, ttftMs: 0, tokensPerSecond: 0))
+            try await eventually("ready") { try await cluster.nodeStates()["a"] == "ready" }
+            let lines = (0..<2500).map { #"{"prompt": "p", "max_tokens": 2, "tenant": "t-\#(String(format: "%04d", $0))"}"# }
+            let file = try cluster.scratch.write("tenants.jsonl", lines.joined(separator: "\n") + "\n")
+            let submit = try await cluster.ctl(["submit", "--model", "sim-8b", "--file", file, "--wait"], timeout: 120)
+            #expect(submit.status == 0, "\(submit.stderr)")
+            let report = try await cluster.ctlJSON(["report", "--by", "tenant"])
+            let keys = (report["rows"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }.filter { $0.hasPrefix("t-") }
+            #expect(keys.count == 2500 && Set(keys).count == 2500 && keys == keys.sorted(), "\(keys.count) tenant rows")
+            #expect((report["total"] as? [String: Any])?["attempts"] as? Int == 2500)
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
 }

@@ -179,6 +179,9 @@ struct GoldenFrames {
                 return s
             }())), requestID: 13)),
             ("response-report-outside", WireEnvelope(.adminResponse(.report(Report(by: .node, from: t, to: t + 2000, rows: [outsideRow], total: outsideRow))), requestID: 12)),
+            // Report pages.
+            ("request-report-page", WireEnvelope(.adminRequest(.report(ReportQuery(by: .tenant, from: t, to: t + 3_600_000, after: "acme", limit: 500))), requestID: 14)),
+            ("response-report-page", WireEnvelope(.adminResponse(.report(Report(by: .tenant, from: t, to: t + 2000, rows: [row], total: row, next: row.key))), requestID: 14)),
         ]
     }
 }

@@ -645,6 +645,9 @@ nonisolated struct Gantry_V1_ApiKeyList: Sendable {
   init() {}
 }
 
+/// Rows come in key order, a page at a time: the server caps a page (by count and size);
+/// a non-empty Report.next_page_token asks for the next one. Every page carries the whole
+/// window's total; ask for later pages with the first page's from/to (an open end moves).
 nonisolated struct Gantry_V1_ReportRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -658,6 +661,12 @@ nonisolated struct Gantry_V1_ReportRequest: Sendable {
 
   /// 0: now
   var toUnixMs: Int64 = 0
+
+  /// "": the first page
+  var pageToken: String = String()
+
+  /// the most rows wanted in this page; 0: the server's page size
+  var limit: UInt32 = 0
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1253,6 +1262,9 @@ nonisolated struct Gantry_V1_Report: Sendable {
   var hasTotal: Bool {self._total != nil}
   /// Clears the value of `total`. Subsequent reads from it will return its default value.
   mutating func clearTotal() {self._total = nil}
+
+  /// "": this was the last page
+  var nextPageToken: String = String()
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2390,7 +2402,7 @@ nonisolated extension Gantry_V1_ApiKeyList: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Gantry_V1_ReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".ReportRequest"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}by\0\u{3}from_unix_ms\0\u{3}to_unix_ms\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}by\0\u{3}from_unix_ms\0\u{3}to_unix_ms\0\u{3}page_token\0\u{1}limit\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2401,6 +2413,8 @@ nonisolated extension Gantry_V1_ReportRequest: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularStringField(value: &self.by) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.fromUnixMs) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.toUnixMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       default: break
       }
     }
@@ -2416,6 +2430,12 @@ nonisolated extension Gantry_V1_ReportRequest: SwiftProtobuf.Message, SwiftProto
     if self.toUnixMs != 0 {
       try visitor.visitSingularInt64Field(value: self.toUnixMs, fieldNumber: 3)
     }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 4)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.limit, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2423,6 +2443,8 @@ nonisolated extension Gantry_V1_ReportRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.by != rhs.by {return false}
     if lhs.fromUnixMs != rhs.fromUnixMs {return false}
     if lhs.toUnixMs != rhs.toUnixMs {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.limit != rhs.limit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3523,7 +3545,7 @@ nonisolated extension Gantry_V1_ReportRow: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Report"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}by\0\u{3}from_unix_ms\0\u{3}to_unix_ms\0\u{1}rows\0\u{1}total\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}by\0\u{3}from_unix_ms\0\u{3}to_unix_ms\0\u{1}rows\0\u{1}total\0\u{3}next_page_token\0")
 
   mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3536,6 +3558,7 @@ nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.toUnixMs) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._total) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
       default: break
       }
     }
@@ -3561,6 +3584,9 @@ nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._Me
     try { if let v = self._total {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3570,6 +3596,7 @@ nonisolated extension Gantry_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.toUnixMs != rhs.toUnixMs {return false}
     if lhs.rows != rhs.rows {return false}
     if lhs._total != rhs._total {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
