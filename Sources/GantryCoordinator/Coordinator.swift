@@ -41,6 +41,8 @@ public actor Coordinator {
     private var exchanges: [SessionID: AsyncStream<ExchangeEvent>.Continuation] = [:]
     /// When the core next wants `tick` (the `Ticker` sleeps on it).
     nonisolated let wakeTimer = WakeTimer()
+    /// Agents' heartbeats, staged by their connections (`HeartbeatService` applies them).
+    nonisolated let heartbeats = HeartbeatInbox()
 
     struct PendingQuery: Sendable {
         var session: SessionID
@@ -144,6 +146,8 @@ public actor Coordinator {
         }
     }
 
+    func hasSession(_ id: SessionID) -> Bool { sessions[id] != nil }
+
     func newSessionID() -> SessionID {
         defer { nextSession += 1 }
         return SessionID(nextSession)
@@ -171,6 +175,8 @@ public actor Coordinator {
     // MARK: timers and queries
 
     public func tick() {
+        // Heartbeats first: a node whose heartbeat is staged is not silent.
+        applyHeartbeats()
         execute(timed { core.tick(now: WallClock.now()) })
     }
 

@@ -56,7 +56,10 @@ public struct CoordinatorServices: Sendable {
     /// In start order; a service group stops them in reverse, so the store writer, first
     /// here, is the last to stop and flushes whatever the others handed it.
     public var all: [any Service] {
-        [StoreWriterService(coordinator: coordinator), QueryService(coordinator: coordinator), protocolListener, httpListener, apiListener, ticker]
+        [
+            StoreWriterService(coordinator: coordinator), QueryService(coordinator: coordinator), HeartbeatService(coordinator: coordinator),
+            protocolListener, httpListener, apiListener, ticker,
+        ]
     }
 }
 

@@ -2,6 +2,7 @@ public import GantryNet
 public import NIOCore
 import GantryModel
 import GantryWire
+import GantryRuntime
 import NIOSSL
 import Logging
 public import NIOPosix
@@ -117,6 +118,10 @@ public struct ProtocolListener: Service {
                                     // trusted. (An Envelope this version cannot read decodes
                                     // to `.unreadable` and is refused on its own.)
                                     outbox.close(with: WireEnvelope(.error(error, fatal: true)))
+                                    continue
+                                }
+                                if role == .agent, case .agent(.heartbeat(let heartbeat)) = envelope.message {
+                                    coordinator.heartbeats.stage(heartbeat, session: id, now: WallClock.now())
                                     continue
                                 }
                                 if role == .admin, case .adminRequest = envelope.message, envelope.requestID != 0,
