@@ -31,31 +31,40 @@ public final class ControlClient: Sendable {
     }
 
     /// Connects to the first of `addresses` that answers as the leader (following a
-    /// standby's NotLeader to the leader), then as `withConnection(to:)`.
+    /// standby's NotLeader to the leader), then as `withConnection(to:)`. With several
+    /// addresses and none leading yet (a failover: the old leader is gone, a standby has not
+    /// taken over), it tries them all again, 100 ms and doubling apart, for `timeoutMs`.
     public static func withConnection<R: Sendable>(
         to addresses: [HostPort], token: Secret?, timeoutMs: Int64 = 5000, tls: GantryClient.TLS? = nil,
         _ body: @escaping @Sendable (ControlClient) async throws -> R
     ) async throws -> R {
-        var queue = addresses
-        var tried: Set<HostPort> = []
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+        var pause = Duration.milliseconds(100)
         var lastError: (any Error)?
-        while !queue.isEmpty {
-            let address = queue.removeFirst()
-            guard tried.insert(address).inserted else { continue }
-            let started = NIOLockedValueBox(false)
-            do {
-                return try await withConnection(to: address, token: token, timeoutMs: timeoutMs, tls: tls) { client in
-                    started.withLockedValue { $0 = true }
-                    return try await body(client)
+        while true {
+            var queue = addresses
+            var tried: Set<HostPort> = []
+            while !queue.isEmpty {
+                let address = queue.removeFirst()
+                guard tried.insert(address).inserted else { continue }
+                let started = NIOLockedValueBox(false)
+                do {
+                    return try await withConnection(to: address, token: token, timeoutMs: timeoutMs, tls: tls) { client in
+                        started.withLockedValue { $0 = true }
+                        return try await body(client)
+                    }
+                } catch let r as NotLeaderError {
+                    lastError = r
+                    if let leader = try? HostPort(parsing: r.leaderAddress) { queue.insert(leader, at: 0) }
+                } catch {
+                    // Only a connection that never got to `body` is tried elsewhere.
+                    if started.withLockedValue({ $0 }) || addresses.count == 1 { throw error }
+                    lastError = error
                 }
-            } catch let r as NotLeaderError {
-                lastError = r
-                if let leader = try? HostPort(parsing: r.leaderAddress) { queue.insert(leader, at: 0) }
-            } catch {
-                // Only a connection that never got to `body` is tried elsewhere.
-                if started.withLockedValue({ $0 }) || addresses.count == 1 { throw error }
-                lastError = error
             }
+            guard addresses.count > 1, ContinuousClock.now + pause < deadline else { break }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(1))
         }
         if let r = lastError as? NotLeaderError { throw GantryError(.unavailable, "\(r)") }
         throw lastError ?? GantryError(.unavailable, "no coordinator address given")
