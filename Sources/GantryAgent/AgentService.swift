@@ -93,6 +93,9 @@ public struct AgentService: Service {
         var next = 0
         var redirect: HostPort?
         var redirects = 0
+        // A standby answered since the last good connection: a failover is under way and a
+        // new leader is seconds away, so the delays stay short (about ½–1 s).
+        var standbyAnswered = false
         while !Task.isCancelled {
             let start = ContinuousClock.now
             let target = redirect ?? coordinators[next % coordinators.count]
@@ -100,6 +103,7 @@ public struct AgentService: Service {
             do {
                 try await Self.session(agent: agent, coordinator: target)
             } catch let r as NotLeaderError {
+                standbyAnswered = true
                 await agent.disconnected()
                 if let leader = try? HostPort(parsing: r.leaderAddress), redirects < 3 {
                     logger.info("that coordinator is a standby; going to the leader", metadata: [
@@ -123,8 +127,12 @@ public struct AgentService: Service {
             await agent.disconnected()
             if Task.isCancelled { break }
             // A connection that lived a while resets the backoff.
-            if ContinuousClock.now - start > .seconds(10) { backoff.reset() }
-            let delay = backoff.next(unit: Double.random(in: 0..<1, using: &rng))
+            if ContinuousClock.now - start > .seconds(10) {
+                backoff.reset()
+                standbyAnswered = false
+            }
+            var delay = backoff.next(unit: Double.random(in: 0..<1, using: &rng))
+            if standbyAnswered { delay = min(delay, Int64(500 + Double.random(in: 0..<500, using: &rng))) }
             logger.info("reconnecting", metadata: ["delay_ms": "\(delay)"])
             try? await Task.sleep(for: .milliseconds(delay))
         }

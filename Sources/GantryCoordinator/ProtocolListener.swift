@@ -5,6 +5,7 @@ import GantryWire
 import GantryRuntime
 import NIOSSL
 import Logging
+import NIOConcurrencyHelpers
 public import NIOPosix
 public import ServiceLifecycle
 
@@ -44,13 +45,16 @@ public struct ProtocolListener: Service {
         let maxFrameBytes = options.config.maxFrameBytes
         let idleTimeout = TimeAmount.milliseconds(options.config.idleTimeoutMs)
         let tls = options.tls
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ServerInbound, ByteBuffer>> = { channel in
+        let inbox = coordinator.heartbeats
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<(NIOAsyncChannel<ServerInbound, ByteBuffer>, NIOLockedValueBox<SessionID?>)> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                 try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: maxFrameBytes)
                 try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                 try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(configuration: configuration))
-                return try NIOAsyncChannel(wrappingChannelSynchronously: channel)
+                let session = NIOLockedValueBox<SessionID?>(nil)
+                try channel.pipeline.syncOperations.addHandler(HeartbeatTap(session: session, inbox: inbox))
+                return (try NIOAsyncChannel(wrappingChannelSynchronously: channel), session)
             }
         }
         let bootstrap = ServerBootstrap(group: group)
@@ -59,7 +63,7 @@ public struct ProtocolListener: Service {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // A peer that half-closes mid-frame still gets the error frame (bad_frame) before we close.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let server: NIOAsyncChannel<NIOAsyncChannel<ServerInbound, ByteBuffer>, Never>
+        let server: NIOAsyncChannel<(NIOAsyncChannel<ServerInbound, ByteBuffer>, NIOLockedValueBox<SessionID?>), Never>
         do {
             if let fd = inheritedDescriptor {
                 server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
@@ -77,8 +81,8 @@ public struct ProtocolListener: Service {
         await withDiscardingTaskGroup { group in
             do {
                 try await server.executeThenClose { inbound in
-                    for try await connection in inbound.cancelOnGracefulShutdown() {
-                        group.addTask { await Self.serve(connection, coordinator: coordinator, logger: logger) }
+                    for try await (connection, tapped) in inbound.cancelOnGracefulShutdown() {
+                        group.addTask { await Self.serve(connection, tapped: tapped, coordinator: coordinator, logger: logger) }
                     }
                 }
             } catch {
@@ -90,7 +94,11 @@ public struct ProtocolListener: Service {
     }
 
     /// Serves one connection until either side closes it. Never throws.
-    static func serve(_ connection: NIOAsyncChannel<ServerInbound, ByteBuffer>, coordinator: Coordinator, logger: Logger) async {
+    /// `tapped` is set to an agent's session once it is open: its heartbeats are then taken
+    /// on the event loop (`HeartbeatTap`).
+    static func serve(
+        _ connection: NIOAsyncChannel<ServerInbound, ByteBuffer>, tapped: NIOLockedValueBox<SessionID?>, coordinator: Coordinator, logger: Logger
+    ) async {
         let channel = connection.channel
         let peerAddress = channel.remoteAddress.map(describeAddress) ?? "unknown"
         let admission = coordinator.admission
@@ -131,6 +139,8 @@ public struct ProtocolListener: Service {
                                     continue
                                 }
                                 await coordinator.received(envelope, from: id)
+                                // Registered: from now on its heartbeats are taken on the event loop.
+                                if role == .agent, case .agent(.register) = envelope.message { tapped.withLockedValue { $0 = id } }
                             }
                         }
                     } catch {

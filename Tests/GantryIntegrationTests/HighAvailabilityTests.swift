@@ -54,7 +54,7 @@ struct HighAvailabilityTests {
         await cluster.stop()
     }
 
-    @Test("kill -9 the leader three times during 2,000 submits: a standby takes over each time; every acknowledged job succeeds exactly once; the ledger is exact")
+    @Test("kill -9 the leader three times during 2,000 submits: a standby serves within lease_ttl + 2 s each time; every acknowledged job succeeds exactly once; the ledger is exact")
     func failoverUnderLoad() async throws {
         let cluster = try await Self.cluster()
         let token = Secret(try String(contentsOfFile: cluster.scratch.file("admin.token"), encoding: .utf8))!
@@ -71,11 +71,18 @@ struct HighAvailabilityTests {
                 guard let leader = await cluster.leader() else { throw TestFailure("no leader before round \(round)") }
                 cluster.daemon(leader).killHard()
                 let killed = Date()
+                var successor = leader
                 try await eventually("a new leader", timeout: Double(Self.leaseTtlMs) / 1000 + 10) {
-                    if let now = await cluster.leader(), now != leader { return true }
+                    if let now = await cluster.leader(), now != leader {
+                        successor = now
+                        return true
+                    }
                     return false
                 }
-                takeovers.append(Date().timeIntervalSince(killed))
+                // When the successor's API listener was up, by its own log's clock (this test's
+                // polling, on a busy host, would add its own delays).
+                let ready = Self.lastTimestamp(of: "API listener ready", in: cluster.daemon(successor).output)
+                takeovers.append((ready ?? Date()).timeIntervalSince(killed))
                 // The old leader comes back, as a standby.
                 try await cluster.killAndRestart(leader)
             }
@@ -85,9 +92,8 @@ struct HighAvailabilityTests {
             Issue.record("\(error)\n\(cluster.logs)")
         }
         print("takeovers after kill -9 (s): \(takeovers.map { String(format: "%.2f", $0) })")
-        // How fast is a benchmark's question (`scripts/bench failover`: 1.5–2 s with a 2 s
-        // lease); here, beside the rest of the suite on two cores, only that it happens.
         #expect(takeovers.count == 3)
+        for t in takeovers { #expect(t <= Double(Self.leaseTtlMs) / 1000 + 2, "a standby served \(t) s after the leader died") }
         let url = try storeURL(cluster)
         await cluster.stop()
         try await CrashTests.Audit(postgres: url).verify(acked, total: total)
@@ -170,5 +176,13 @@ struct HighAvailabilityTests {
         let config = try String(contentsOfFile: cluster.scratch.file("gantryd.toml"), encoding: .utf8)
         guard let line = config.split(separator: "\n").first(where: { $0.hasPrefix("url = ") }) else { throw TestFailure("no url in the config") }
         return String(line.dropFirst("url = \"".count).dropLast())
+    }
+
+    /// The time of the last log line containing `text` (lines start with an RFC 3339 time).
+    static func lastTimestamp(of text: String, in log: String) -> Date? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains(text) }), let stamp = line.split(separator: " ").first else { return nil }
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: String(stamp))
     }
 }
