@@ -93,11 +93,30 @@ public struct CoordinatorCore: Sendable {
 /// A job plus what the coordinator keeps beside it.
 struct JobRecord: Sendable {
     var job: Job
+
+    /// How the current attempt was placed, or why no node was found; out of line (a queued
+    /// job that was never tried has none of it).
+    struct Placement: Hashable, Sendable {
+        var candidates = PlacementRanking()
+        var at: Timestamp?
+        var lastMiss: String?
+    }
+
+    var placement: Boxed<Placement>?
     /// The verdicts of the decision that placed the current attempt.
-    var placedCandidates = PlacementRanking()
-    var placedAt: Timestamp?
+    var placedCandidates: PlacementRanking {
+        get { placement.unboxed(or: Placement()).candidates }
+        set { var p = placement.unboxed(or: Placement()); p.candidates = newValue; placement.rebox(p, empty: Placement()) }
+    }
+    var placedAt: Timestamp? {
+        get { placement.unboxed(or: Placement()).at }
+        set { var p = placement.unboxed(or: Placement()); p.at = newValue; placement.rebox(p, empty: Placement()) }
+    }
     /// Why the last placement try found no node.
-    var lastMiss: String?
+    var lastMiss: String? {
+        get { placement.unboxed(or: Placement()).lastMiss }
+        set { var p = placement.unboxed(or: Placement()); p.lastMiss = newValue; placement.rebox(p, empty: Placement()) }
+    }
     /// Output watchers have not been sent yet (a result's text past the last progress), and
     /// whether their next event must tell them to start over (a retry, or a result whose
     /// text does not continue what was streamed).

@@ -31,15 +31,42 @@ public struct JobSpec: Hashable, Sendable {
     /// 0: the agent's default.
     public var timeoutMs: Int
     public var kind: JobKind
+
+    /// What only API requests carry, out of line (most jobs have none of it).
+    struct APIFields: Hashable, Sendable {
+        var messages = ""
+        var stop: [String] = []
+        var topP: Float?
+        var interactive = false
+        var apiKeyID: String?
+    }
+
+    var api: Boxed<APIFields>?
+
     /// A chat job's OpenAI `messages` array, as JSON: the engine applies its own template.
-    public var messages: String
-    public var stop: [String]
-    public var topP: Float?
+    public var messages: String {
+        get { api.unboxed(or: APIFields()).messages }
+        set { var f = api.unboxed(or: APIFields()); f.messages = newValue; api.rebox(f, empty: APIFields()) }
+    }
+    public var stop: [String] {
+        get { api.unboxed(or: APIFields()).stop }
+        set { var f = api.unboxed(or: APIFields()); f.stop = newValue; api.rebox(f, empty: APIFields()) }
+    }
+    public var topP: Float? {
+        get { api.unboxed(or: APIFields()).topP }
+        set { var f = api.unboxed(or: APIFields()); f.topP = newValue; api.rebox(f, empty: APIFields()) }
+    }
     /// A live request (the OpenAI API): streamed chunk by chunk, and not retried once it
     /// streamed text.
-    public var interactive: Bool
+    public var interactive: Bool {
+        get { api.unboxed(or: APIFields()).interactive }
+        set { var f = api.unboxed(or: APIFields()); f.interactive = newValue; api.rebox(f, empty: APIFields()) }
+    }
     /// The API key the request came with (its id).
-    public var apiKeyID: String?
+    public var apiKeyID: String? {
+        get { api.unboxed(or: APIFields()).apiKeyID }
+        set { var f = api.unboxed(or: APIFields()); f.apiKeyID = newValue; api.rebox(f, empty: APIFields()) }
+    }
 
     public init(
         model: String, prompt: String, maxTokens: Int = 0, priority: Int = 0, tenant: String = "",
@@ -57,11 +84,8 @@ public struct JobSpec: Hashable, Sendable {
         self.seed = seed
         self.timeoutMs = timeoutMs
         self.kind = kind
-        self.messages = messages
-        self.stop = stop
-        self.topP = topP
-        self.interactive = interactive
-        self.apiKeyID = apiKeyID
+        self.api = nil
+        api.rebox(APIFields(messages: messages, stop: stop, topP: topP, interactive: interactive, apiKeyID: apiKeyID), empty: APIFields())
     }
 
     public static let defaultTenant = "default"
@@ -152,7 +176,12 @@ public struct Job: Hashable, Sendable {
     public var firstTokenAt: Timestamp?
     public var finishedAt: Timestamp?
     public var simulated: Bool
-    public var receipt: Receipt?
+    /// What its attempts cost, once one finished (out of line: a queued job has none).
+    public var receipt: Receipt? {
+        get { receiptBox?.value }
+        set { receiptBox = newValue.map { Boxed($0) } }
+    }
+    var receiptBox: Boxed<Receipt>?
     /// Why generation stopped, as the engine said ("stop", "length", …).
     public var finishReason: String?
 
@@ -166,7 +195,7 @@ public struct Job: Hashable, Sendable {
         self.error = nil
         self.submittedAt = submittedAt
         self.simulated = false
-        self.receipt = nil
+        self.receiptBox = nil
     }
 
     public var currentAttempt: Attempt? { attempts.last }
