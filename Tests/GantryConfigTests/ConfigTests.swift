@@ -1,3 +1,4 @@
+import Foundation
 import GantryConfig
 import GantryModel
 import Testing
@@ -59,6 +60,17 @@ struct ConfigTests {
         } catch {
             #expect(error.message.contains(expected), "\(error.message)")
         }
+    }
+
+    @Test("the shipped example configs (systemd/*.toml.example) parse")
+    func shippedExamples() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("systemd")
+        let coordinator = try String(contentsOf: dir.appendingPathComponent("gantryd.toml.example"), encoding: .utf8)
+        let c = try CoordinatorConfig(toml: coordinator, file: "gantryd.toml.example")
+        #expect(c.historyRetentionMs == 30 * 86_400_000 && c.apiListen.port == 7422)
+        let agent = try String(contentsOf: dir.appendingPathComponent("agent.toml.example"), encoding: .utf8)
+        _ = try AgentConfig(toml: agent, file: "agent.toml.example")
     }
 
     @Test("the documented agent.toml parses, engines and cost included")
