@@ -53,7 +53,8 @@ def attempt(name, body):
 def make_driver():
     opts = Options()
     opts.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"):
+    # --disable-dev-shm-usage: containers (CI) often give /dev/shm 64 MB, too little for Chromium.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(os.environ.get("GANTRY_CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
