@@ -147,23 +147,19 @@ public final class PostgresStore: CoordinatorStore, Sendable {
     }
 
     public func pruneHistory(before cutoff: Timestamp) async throws -> Int {
-        guard let epoch else { return 0 }
-        let prune = StoreRollups.prune(before: cutoff)
-        return try await transaction { connection in
-            try await Self.checkEpoch(epoch, on: connection, logger: logger)
-            let rows = try await connection.query(Self.query(SQLStatement(prune.sql + " RETURNING 1", prune.arguments)), logger: logger)
-            var n = 0
-            for try await _ in rows { n += 1 }
-            return n
-        }
+        try await prune(StoreRollups.prune(before: cutoff))
     }
 
     public func pruneOutputs(finishedBefore cutoff: Timestamp) async throws -> Int {
+        try await prune(StoreWrites.prune(finishedBefore: cutoff))
+    }
+
+    /// Runs a pruning statement in a fenced transaction; how many rows it touched.
+    func prune(_ statement: SQLStatement) async throws -> Int {
         guard let epoch else { return 0 }
-        let prune = StoreWrites.prune(finishedBefore: cutoff)
         return try await transaction { connection in
             try await Self.checkEpoch(epoch, on: connection, logger: logger)
-            let rows = try await connection.query(Self.query(SQLStatement(prune.sql + " RETURNING 1", prune.arguments)), logger: logger)
+            let rows = try await connection.query(Self.query(SQLStatement(statement.sql + " RETURNING 1", statement.arguments)), logger: logger)
             var n = 0
             for try await _ in rows { n += 1 }
             return n

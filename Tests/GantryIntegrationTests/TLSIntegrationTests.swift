@@ -3,12 +3,19 @@ import Testing
 
 @Suite("TLS and mutual TLS (shipped binaries)", .serialized)
 struct TLSIntegrationTests {
-    @Test("mutual TLS: an agent with its own certificate joins; one claiming another node's id is refused; gantryctl needs the CA and a client certificate")
-    func mutualTLS() async throws {
+    /// A test CA with certificates for gantryd, an admin and node-a (scripts/gen-certs), in
+    /// a fresh directory the caller removes.
+    static func certificates() async throws -> String {
         let certs = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-certs-\(UUID().uuidString.prefix(8))").path
-        defer { try? FileManager.default.removeItem(atPath: certs) }
         let gen = try await runCommand(SystemdIntegrationTests.repo + "/scripts/gen-certs", [certs, "node-a"])
         try #require(gen.status == 0, "\(gen.stderr)")
+        return certs
+    }
+
+    @Test("mutual TLS: an agent with its own certificate joins; one claiming another node's id is refused; gantryctl needs the CA and a client certificate")
+    func mutualTLS() async throws {
+        let certs = try await Self.certificates()
+        defer { try? FileManager.default.removeItem(atPath: certs) }
         let cluster = try await Cluster(Cluster.Options(extra: """
             [tls]
             cert_file = "\(certs)/server.pem"
@@ -47,10 +54,8 @@ struct TLSIntegrationTests {
 
     @Test("[tls] api and http: the OpenAI API and the dashboard over HTTPS with the server's certificate; plain HTTP is refused; the session cookie is Secure")
     func https() async throws {
-        let certs = FileManager.default.temporaryDirectory.appendingPathComponent("gantry-certs-\(UUID().uuidString.prefix(8))").path
+        let certs = try await Self.certificates()
         defer { try? FileManager.default.removeItem(atPath: certs) }
-        let gen = try await runCommand(SystemdIntegrationTests.repo + "/scripts/gen-certs", [certs, "node-a"])
-        try #require(gen.status == 0, "\(gen.stderr)")
         let cluster = try await Cluster(Cluster.Options(extra: """
             [tls]
             cert_file = "\(certs)/server.pem"

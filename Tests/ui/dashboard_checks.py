@@ -206,14 +206,15 @@ def run(d, base, token, args):
 
     attempt("the nodes pages", nodes)
 
-    def jobs():
-        d.get(base + "/ui/jobs")
+    def table_page(name):
+        """A page whose table lists at least one row (jobs, tenants)."""
+        d.get(base + "/ui/" + name)
         rows = wait_for_rows(d)
-        check("the jobs page shows a table of jobs", rows >= 1, f"{rows} rows")
-        screenshot(d, out, "jobs.png")
-        drain_console(d, "jobs")
+        check(f"the {name} page shows a table of {name}", rows >= 1, f"{rows} rows")
+        screenshot(d, out, f"{name}.png")
+        drain_console(d, name)
 
-    attempt("the jobs page", jobs)
+    attempt("the jobs page", lambda: table_page("jobs"))
 
     # 4. A job's page and its receipt.
     def job():
@@ -255,14 +256,7 @@ def run(d, base, token, args):
 
     attempt("the cost page", cost)
 
-    def tenants():
-        d.get(base + "/ui/tenants")
-        rows = wait_for_rows(d)
-        check("the tenants page shows a table of tenants", rows >= 1, f"{rows} rows")
-        screenshot(d, out, "tenants.png")
-        drain_console(d, "tenants")
-
-    attempt("the tenants page", tenants)
+    attempt("the tenants page", lambda: table_page("tenants"))
 
     # 7. A phone's width: nothing wider than the screen (tables scroll inside their wrappers).
     def phone():
