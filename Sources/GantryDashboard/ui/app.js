@@ -159,8 +159,9 @@ async function api(path, params) {
   const date = Date.parse(res.headers.get("Date") || "");
   if (isNum(date)) clockSkewMs = Math.abs(date - Date.now()) > 5000 ? date - Date.now() : 0;
   if (res.status === 401) {
+    // Unless the user is logging out (an update in flight then meets the ended session).
+    if (!leaving) location.assign("/ui/login?error=expired");
     leaving = true;
-    location.assign("/ui/login?error=expired");
     throw new ApiError("session expired", 401);
   }
   let body = null;
@@ -680,6 +681,10 @@ function start() {
   if (document.getElementById("login-form")) return startLogin();
   const view = document.getElementById("view");
   if (!view) return;
+  // Logging out: stop updating, so nothing is asked with the session being ended.
+  document.getElementById("logout")?.closest("form")?.addEventListener("submit", () => {
+    leaving = true;
+  });
   for (const [re, navLabel, page] of ROUTES) {
     const m = location.pathname.match(re);
     if (!m) continue;
