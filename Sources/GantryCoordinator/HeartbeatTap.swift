@@ -13,7 +13,7 @@ import NIOCore
 /// A heartbeat is recognised by its first bytes before it is decoded: an Envelope whose
 /// `request_id` is 0 (agents send heartbeats without one) starts with the tag of its
 /// `heartbeat` field (22, length-delimited: 0xB2 0x01). Anything else takes the usual path.
-final class HeartbeatTap: ChannelInboundHandler, @unchecked Sendable {
+final class HeartbeatTap: ChannelInboundHandler {
     typealias InboundIn = ServerInbound
     typealias InboundOut = ServerInbound
 
