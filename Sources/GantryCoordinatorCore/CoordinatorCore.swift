@@ -106,16 +106,16 @@ struct JobRecord: Sendable {
     /// The verdicts of the decision that placed the current attempt.
     var placedCandidates: PlacementRanking {
         get { placement.unboxed(or: Placement()).candidates }
-        set { var p = placement.unboxed(or: Placement()); p.candidates = newValue; placement.rebox(p, empty: Placement()) }
+        set { placement.update(empty: Placement()) { $0.candidates = newValue } }
     }
     var placedAt: Timestamp? {
         get { placement.unboxed(or: Placement()).at }
-        set { var p = placement.unboxed(or: Placement()); p.at = newValue; placement.rebox(p, empty: Placement()) }
+        set { placement.update(empty: Placement()) { $0.at = newValue } }
     }
     /// Why the last placement try found no node.
     var lastMiss: String? {
         get { placement.unboxed(or: Placement()).lastMiss }
-        set { var p = placement.unboxed(or: Placement()); p.lastMiss = newValue; placement.rebox(p, empty: Placement()) }
+        set { placement.update(empty: Placement()) { $0.lastMiss = newValue } }
     }
     /// Output watchers have not been sent yet (a result's text past the last progress), and
     /// whether their next event must tell them to start over (a retry, or a result whose

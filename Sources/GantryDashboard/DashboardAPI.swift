@@ -85,15 +85,11 @@ struct DashboardAPI: Sendable {
     func report(_ query: Parameters) async throws -> JSONValue {
         let by = try groupBy(query)
         let (from, to) = try window(query)
-        guard case .report(var report) = try await ask(.report(ReportQuery(by: by, from: from, to: to))) else { throw unexpected }
-        while let after = report.next {
-            guard case .report(let page) = try await ask(.report(ReportQuery(by: by, from: report.from, to: report.to, after: after))) else {
-                throw unexpected
-            }
-            report.rows += page.rows
-            report.next = page.next
+        func page(_ q: ReportQuery) async throws -> Report {
+            guard case .report(let r) = try await ask(.report(q)) else { throw unexpected }
+            return r
         }
-        return report.json
+        return try await page(ReportQuery(by: by, from: from, to: to)).withLaterPages(page).json
     }
 
     func history(_ query: Parameters) async throws -> JSONValue {

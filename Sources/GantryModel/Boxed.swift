@@ -15,10 +15,14 @@ extension Optional {
     @inlinable
     public func unboxed<V>(or empty: V) -> V where Wrapped == Boxed<V> { self?.value ?? empty }
 
-    /// Sets a boxed value; the default value is stored as no box at all.
+    /// Changes the boxed value (`empty` when there is none); the empty value is stored as
+    /// no box at all, and an unchanged one keeps its box.
     @inlinable
-    public mutating func rebox<V>(_ value: V, empty: V) where Wrapped == Boxed<V> {
-        if let current = self?.value ?? (value == empty ? empty : nil), current == value { return }
+    public mutating func update<V>(empty: V, _ change: (inout V) -> Void) where Wrapped == Boxed<V> {
+        let old = self?.value ?? empty
+        var value = old
+        change(&value)
+        if value == old { return }
         self = value == empty ? nil : Boxed(value)
     }
 }

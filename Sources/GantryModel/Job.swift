@@ -46,26 +46,26 @@ public struct JobSpec: Hashable, Sendable {
     /// A chat job's OpenAI `messages` array, as JSON: the engine applies its own template.
     public var messages: String {
         get { api.unboxed(or: APIFields()).messages }
-        set { var f = api.unboxed(or: APIFields()); f.messages = newValue; api.rebox(f, empty: APIFields()) }
+        set { api.update(empty: APIFields()) { $0.messages = newValue } }
     }
     public var stop: [String] {
         get { api.unboxed(or: APIFields()).stop }
-        set { var f = api.unboxed(or: APIFields()); f.stop = newValue; api.rebox(f, empty: APIFields()) }
+        set { api.update(empty: APIFields()) { $0.stop = newValue } }
     }
     public var topP: Float? {
         get { api.unboxed(or: APIFields()).topP }
-        set { var f = api.unboxed(or: APIFields()); f.topP = newValue; api.rebox(f, empty: APIFields()) }
+        set { api.update(empty: APIFields()) { $0.topP = newValue } }
     }
     /// A live request (the OpenAI API): streamed chunk by chunk, and not retried once it
     /// streamed text.
     public var interactive: Bool {
         get { api.unboxed(or: APIFields()).interactive }
-        set { var f = api.unboxed(or: APIFields()); f.interactive = newValue; api.rebox(f, empty: APIFields()) }
+        set { api.update(empty: APIFields()) { $0.interactive = newValue } }
     }
     /// The API key the request came with (its id).
     public var apiKeyID: String? {
         get { api.unboxed(or: APIFields()).apiKeyID }
-        set { var f = api.unboxed(or: APIFields()); f.apiKeyID = newValue; api.rebox(f, empty: APIFields()) }
+        set { api.update(empty: APIFields()) { $0.apiKeyID = newValue } }
     }
 
     public init(
@@ -85,7 +85,7 @@ public struct JobSpec: Hashable, Sendable {
         self.timeoutMs = timeoutMs
         self.kind = kind
         self.api = nil
-        api.rebox(APIFields(messages: messages, stop: stop, topP: topP, interactive: interactive, apiKeyID: apiKeyID), empty: APIFields())
+        api.update(empty: APIFields()) { $0 = APIFields(messages: messages, stop: stop, topP: topP, interactive: interactive, apiKeyID: apiKeyID) }
     }
 
     public static let defaultTenant = "default"

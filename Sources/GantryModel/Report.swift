@@ -85,6 +85,18 @@ public struct Report: Hashable, Sendable {
         self.next = next
     }
 
+    /// This page followed by every later one, asked for with `fetch` over this page's window
+    /// (an open end would move between pages).
+    public func withLaterPages(_ fetch: (ReportQuery) async throws -> Report) async rethrows -> Report {
+        var all = self
+        while let after = all.next {
+            let page = try await fetch(ReportQuery(by: by, from: from, to: to, after: after))
+            all.rows += page.rows
+            all.next = page.next
+        }
+        return all
+    }
+
     /// The rows after `after` (rows are in key order), as many as fit one page (`limit`;
     /// 0: the server's page size); `next` is set when more follow.
     public func page(after: String?, limit: Int) -> Report {

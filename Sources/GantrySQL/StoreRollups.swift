@@ -129,11 +129,9 @@ public enum StoreRollups {
         SQLStatement("DELETE FROM rollups WHERE minute < ?", [.integer(HistoryQuery.minute(cutoff))])
     }
 
-    static func column(_ by: ReportQuery.GroupBy) -> String { StoreReport.column(by) }
-
     /// bucket, key, then the sums in `sumColumns` order.
     public static func select(_ q: HistoryQuery) -> SQLStatement {
-        let c = column(q.by)
+        let c = StoreReport.column(q.by)
         let step = q.stepMinutes
         var arguments: [SQLValue] = [.integer(HistoryQuery.minute(q.from)), .integer(HistoryQuery.minute(q.to))]
         var filter = ""

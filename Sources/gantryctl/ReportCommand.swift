@@ -37,17 +37,14 @@ struct ReportCommand: AsyncParsableCommand {
             guard let t = Timestamp(rfc3339: to) else { throw ValidationError("--to '\(to)' is not an RFC 3339 time") }
             query.to = t
         }
-        // Page after page, over the window the first page fixed (an open end would move).
         let first = query
         let report = try await global.withClient { client in
-            guard case .report(var report) = try await client.request(.report(first)) else { throw CommandFailure("unexpected answer to report") }
-            while let after = report.next {
-                let q = ReportQuery(by: first.by, from: report.from, to: report.to, after: after)
-                guard case .report(let page) = try await client.request(.report(q)) else { throw CommandFailure("unexpected answer to report") }
-                report.rows += page.rows
-                report.next = page.next
+            @Sendable func page(_ q: ReportQuery) async throws -> Report {
+                let response = try await client.request(.report(q))
+                guard case .report(let r) = response else { throw unexpected(response) }
+                return r
             }
-            return report
+            return try await page(first).withLaterPages(page)
         }
         global.emit(json: report.json, table: report.table)
     }

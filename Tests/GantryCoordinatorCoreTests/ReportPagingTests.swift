@@ -37,4 +37,16 @@ struct ReportPagingTests {
         #expect(last.rows.map(\.key) == ["tenant-00004"] && last.next == nil)
         #expect(full.page(after: "zzz", limit: 0).rows.isEmpty)
     }
+
+    @Test("withLaterPages joins every page, asking over the first page's window")
+    func join() async throws {
+        let full = Self.report(2500)
+        var asked: [ReportQuery] = []
+        let joined = try await full.page(after: nil, limit: 0).withLaterPages { q in
+            asked.append(q)
+            return full.page(after: q.after, limit: q.limit)
+        }
+        #expect(joined.rows == full.rows && joined.next == nil && joined.total == full.total)
+        #expect(asked.count == 2 && asked.allSatisfy { $0.from == full.from && $0.to == full.to && $0.by == .tenant })
+    }
 }
