@@ -94,8 +94,9 @@ public struct ProtocolListener: Service {
     }
 
     /// Serves one connection until either side closes it. Never throws.
-    /// `tapped` is set to an agent's session once it is open: its heartbeats are then taken
-    /// on the event loop (`HeartbeatTap`).
+    /// `tapped` is set to an agent's session once its Register was handled: later heartbeats
+    /// are taken on the event loop (`HeartbeatTap`); the few read before that come through
+    /// here and go to the same inbox.
     static func serve(
         _ connection: NIOAsyncChannel<ServerInbound, ByteBuffer>, tapped: NIOLockedValueBox<SessionID?>, coordinator: Coordinator, logger: Logger
     ) async {
