@@ -18,7 +18,7 @@ final class HeartbeatInbox: Sendable {
     let state = NIOLockedValueBox(State())
     let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
-    /// From a connection's task: keep the newest heartbeat of `session`.
+    /// From a connection's event loop: keep the newest heartbeat of `session`.
     func stage(_ heartbeat: Heartbeat, session: SessionID, now: Timestamp) {
         let wake = state.withLockedValue { s in
             s.pending[session] = (heartbeat, now)

@@ -20,7 +20,8 @@ public actor Coordinator {
 
     var core: CoordinatorCore
     private var sessions: [SessionID: Session] = [:]
-    private var nextSession: UInt64 = 1
+    /// The next session id; connections take theirs on their event loops.
+    private nonisolated let nextSession = NIOLockedValueBox<UInt64>(1)
     let options: CoordinatorOptions
     let logger: Logger
     private let credentialsBox: NIOLockedValueBox<Credentials>
@@ -43,6 +44,8 @@ public actor Coordinator {
     nonisolated let wakeTimer = WakeTimer()
     /// Agents' heartbeats, staged by their connections (`HeartbeatService` applies them).
     nonisolated let heartbeats = HeartbeatInbox()
+    /// Everything else the connections received, in order (`SessionService` applies it).
+    nonisolated let sessionInbox = SessionInbox()
 
     struct PendingQuery: Sendable {
         var session: SessionID
@@ -99,10 +102,26 @@ public actor Coordinator {
 
     // MARK: connections
 
+    /// What the connections posted, in order, in one turn.
+    func apply(_ events: [SessionEvent]) {
+        var handled: [ObjectIdentifier: (ReadGate, Int)] = [:]
+        for event in events {
+            switch event {
+            case .opened(let id, let peer, let address, let outbox):
+                open(id, peer: peer, address: address, outbox: outbox)
+            case .frame(let id, let envelope, let gate):
+                received(envelope, from: id)
+                handled[ObjectIdentifier(gate), default: (gate, 0)].1 += 1
+            case .closed(let id):
+                closed(id)
+            }
+        }
+        for (gate, count) in handled.values { gate.handled(count) }
+    }
+
     /// A connection finished its handshake: register the session and send Welcome, with
     /// the settings the core runs with now.
-    func open(peer: EstablishedPeer, address: String, outbox: Outbox) -> SessionID {
-        let id = newSessionID()
+    func open(_ id: SessionID, peer: EstablishedPeer, address: String, outbox: Outbox) {
         sessions[id] = Session(id: id, peer: peer, address: address, outbox: outbox)
         let s = core.settings
         outbox.send(WireEnvelope(.welcome(Welcome(
@@ -113,7 +132,6 @@ public actor Coordinator {
             "session": "\(id)", "peer.role": "\(peer.role.rawValue)", "peer.address": "\(address)",
             "node.id": "\(peer.nodeID?.rawValue ?? "-")",
         ])
-        return id
     }
 
     /// One decoded frame from an established session.
@@ -148,9 +166,11 @@ public actor Coordinator {
 
     func hasSession(_ id: SessionID) -> Bool { sessions[id] != nil }
 
-    func newSessionID() -> SessionID {
-        defer { nextSession += 1 }
-        return SessionID(nextSession)
+    nonisolated func newSessionID() -> SessionID {
+        SessionID(nextSession.withLockedValue { n in
+            defer { n += 1 }
+            return n
+        })
     }
 
     func registerExchange(_ id: SessionID, _ continuation: AsyncStream<ExchangeEvent>.Continuation) {

@@ -58,6 +58,7 @@ public struct CoordinatorServices: Sendable {
     public var all: [any Service] {
         [
             StoreWriterService(coordinator: coordinator), QueryService(coordinator: coordinator), HeartbeatService(coordinator: coordinator),
+            SessionService(coordinator: coordinator),
             protocolListener, httpListener, apiListener, ticker,
         ]
     }

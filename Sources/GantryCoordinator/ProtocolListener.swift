@@ -11,9 +11,11 @@ public import ServiceLifecycle
 
 /// The one TCP listener for agents and control clients; the role comes from Hello.
 ///
-/// One connection is one `NIOAsyncChannel` in `executeThenClose`, inside a discarding
-/// task group; the per-connection function does not throw, so one bad peer never takes
-/// the listener down (swift-nio's NIOTCPEchoServer shape).
+/// A connection has no task of its own: its pipeline (TLS, framing, idle timeout, the
+/// handshake, `SessionHandler`) runs on its event loop and hands decoded frames to the
+/// coordinator's `SessionInbox`, and its `Outbox` writes on the same event loop. So a
+/// connection costs its channel, its handlers and buffers, and its session, not two tasks
+/// with their stacks; and a frame reaches the coordinator in one hop.
 public struct ProtocolListener: Service {
     let coordinator: Coordinator
     let group: any EventLoopGroup
@@ -21,6 +23,8 @@ public struct ProtocolListener: Service {
     public let address = OneShot<SocketAddress>()
     /// An already-bound listening socket from systemd, if any.
     let inheritedDescriptor: CInt?
+    /// How long a graceful shutdown waits for peers to take their Goodbye and go.
+    var drainTimeout: TimeAmount = .seconds(5)
 
     public init(coordinator: Coordinator, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, inheritedDescriptor: CInt? = nil) {
         self.coordinator = coordinator
@@ -45,116 +49,82 @@ public struct ProtocolListener: Service {
         let maxFrameBytes = options.config.maxFrameBytes
         let idleTimeout = TimeAmount.milliseconds(options.config.idleTimeoutMs)
         let tls = options.tls
-        let inbox = coordinator.heartbeats
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<(NIOAsyncChannel<ServerInbound, ByteBuffer>, NIOLockedValueBox<SessionID?>)> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: maxFrameBytes)
-                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
-                try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler(configuration: configuration))
-                let session = NIOLockedValueBox<SessionID?>(nil)
-                try channel.pipeline.syncOperations.addHandler(HeartbeatTap(session: session, inbox: inbox))
-                return (try NIOAsyncChannel(wrappingChannelSynchronously: channel), session)
-            }
-        }
+        let admission = coordinator.admission
+        let connections = Connections()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // A peer that half-closes mid-frame still gets the error frame (bad_frame) before we close.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let server: NIOAsyncChannel<(NIOAsyncChannel<ServerInbound, ByteBuffer>, NIOLockedValueBox<SessionID?>), Never>
+            // Most frames are small: start receive buffers small, let them grow for big ones.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
+                    try sync.addGantryFraming(maxFrameBytes: maxFrameBytes)
+                    try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try sync.addHandler(ServerConnectionHandler(configuration: configuration))
+                    let window = RequestWindow(limit: { admission.limits.maxInflightRequests })
+                    try sync.addHandler(SessionHandler(
+                        inbox: coordinator.sessionInbox, heartbeats: coordinator.heartbeats, window: window,
+                        newSessionID: { coordinator.newSessionID() }))
+                    connections.add(channel)
+                }
+            }
+        let server: any Channel
         do {
             if let fd = inheritedDescriptor {
-                server = try await bootstrap.bind(fd, childChannelInitializer: initializer)
+                server = try await bootstrap.withBoundSocket(fd).get()
             } else {
-                server = try await bootstrap.bind(host: options.config.listen.host, port: options.config.listen.port, childChannelInitializer: initializer)
+                server = try await bootstrap.bind(host: options.config.listen.host, port: options.config.listen.port).get()
             }
         } catch {
             let failure = ListenError(what: "protocol listener", address: "\(options.config.listen)", underlying: error)
             address.fail(failure)
             throw failure
         }
-        if let bound = server.channel.localAddress { address.succeed(bound) }
-        logger.info("protocol listener ready", metadata: ["listen": "\(server.channel.localAddress.map(describeAddress) ?? "?")"])
+        if let bound = server.localAddress { address.succeed(bound) }
+        logger.info("protocol listener ready", metadata: ["listen": "\(server.localAddress.map(describeAddress) ?? "?")"])
 
-        await withDiscardingTaskGroup { group in
-            do {
-                try await server.executeThenClose { inbound in
-                    for try await (connection, tapped) in inbound.cancelOnGracefulShutdown() {
-                        group.addTask { await Self.serve(connection, tapped: tapped, coordinator: coordinator, logger: logger) }
-                    }
-                }
-            } catch {
-                logger.error("protocol listener failed", metadata: ["error": "\(error)"])
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await server.closeFuture.get()
+            } onGracefulShutdown: {
+                server.close(promise: nil)
             }
-            // Stop accepting; tell connected peers we are going away.
-            await coordinator.shutdownSessions(reason: "gantryd is shutting down")
+        } onCancel: {
+            server.close(promise: nil)
         }
+        // Stop accepting (done); tell connected peers we are going away, and give them a
+        // moment to take it.
+        await coordinator.shutdownSessions(reason: "gantryd is shutting down")
+        await connections.drain(timeout: drainTimeout, group: group)
+    }
+}
+
+/// The listener's open connections, so a shutdown can wait for them to go.
+final class Connections: Sendable {
+    private let open = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+
+    /// On the connection's event loop, as it starts.
+    func add(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        open.withLockedValue { $0[key] = channel }
+        channel.closeFuture.whenComplete { [open] _ in _ = open.withLockedValue { $0.removeValue(forKey: key) } }
     }
 
-    /// Serves one connection until either side closes it. Never throws.
-    /// `tapped` is set to an agent's session once its Register was handled: later heartbeats
-    /// are taken on the event loop (`HeartbeatTap`); the few read before that come through
-    /// here and go to the same inbox.
-    static func serve(
-        _ connection: NIOAsyncChannel<ServerInbound, ByteBuffer>, tapped: NIOLockedValueBox<SessionID?>, coordinator: Coordinator, logger: Logger
-    ) async {
-        let channel = connection.channel
-        let peerAddress = channel.remoteAddress.map(describeAddress) ?? "unknown"
-        let admission = coordinator.admission
-        let window = RequestWindow(limit: { admission.limits.maxInflightRequests })
-        let outbox = Outbox(window: window)
-        var session: SessionID?
-        var role: PeerRole?
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                await withDiscardingTaskGroup { group in
-                    group.addTask { await writeLoop(outbox: outbox, outbound: outbound, channel: channel) }
-                    do {
-                        for try await item in inbound {
-                            switch item {
-                            case .established(let peer):
-                                session = await coordinator.open(peer: peer, address: peerAddress, outbox: outbox)
-                                role = peer.role
-                            case .frame(let frame):
-                                guard let id = session else { continue }
-                                let envelope: WireEnvelope
-                                do throws(GantryError) {
-                                    envelope = try WireEnvelope(frame: frame)
-                                } catch {
-                                    // Bytes that are not an Envelope: the stream cannot be
-                                    // trusted. (An Envelope this version cannot read decodes
-                                    // to `.unreadable` and is refused on its own.)
-                                    outbox.close(with: WireEnvelope(.error(error, fatal: true)))
-                                    continue
-                                }
-                                if role == .agent, case .agent(.heartbeat(let heartbeat)) = envelope.message {
-                                    coordinator.heartbeats.stage(heartbeat, session: id, now: WallClock.now())
-                                    continue
-                                }
-                                if role == .admin, case .adminRequest = envelope.message, envelope.requestID != 0,
-                                    let refusal = window.admit(envelope.requestID)
-                                {
-                                    outbox.send(WireEnvelope(.error(refusal, fatal: false), requestID: envelope.requestID))
-                                    continue
-                                }
-                                await coordinator.received(envelope, from: id)
-                                // Registered: from now on its heartbeats are taken on the event loop.
-                                if role == .agent, case .agent(.register) = envelope.message { tapped.withLockedValue { $0 = id } }
-                            }
-                        }
-                    } catch {
-                        logger.debug("connection ended with an error", metadata: ["peer.address": "\(peerAddress)", "error": "\(error)"])
-                    }
-                    outbox.finish()
-                }
-            }
-        } catch {
-            logger.debug("connection closed with an error", metadata: ["peer.address": "\(peerAddress)", "error": "\(error)"])
+    /// Waits until every connection closed; those still open after `timeout` are closed.
+    func drain(timeout: TimeAmount, group: any EventLoopGroup) async {
+        let channels = open.withLockedValue { Array($0.values) }
+        guard !channels.isEmpty else { return }
+        let loop = group.next()
+        let deadline = loop.scheduleTask(in: timeout) { [open] in
+            for channel in open.withLockedValue({ Array($0.values) }) { channel.close(promise: nil) }
         }
-        outbox.finish()
-        if let id = session { await coordinator.closed(id) }
+        try? await EventLoopFuture.andAllComplete(channels.map(\.closeFuture), on: loop).get()
+        deadline.cancel()
     }
 }
 
