@@ -294,16 +294,22 @@ extension CoordinatorCore {
     /// forgotten, the agent is told to drop it, and the job is placed again.
     mutating func expireAssignments(now: Timestamp) -> [CoordinatorDirective] {
         var out: [CoordinatorDirective] = []
+        // The expired ones first, then the changes: ending an attempt while going through
+        // the node table would copy it.
+        var expired: [(node: NodeID, session: SessionID?, ref: AttemptRef)] = []
         for node in nodes.values where !node.active.isEmpty {
             for ref in node.active.keys {
                 guard let attempt = jobs[ref.job]?.job.attempts.last, attempt.number == ref.attempt,
                     attempt.state == .assigned, now - attempt.assignedAt > settings.assignTimeoutMs
                 else { continue }
-                if let session = node.session {
-                    out.append(.send(session, .cancel(ref, reason: "not accepted within \(settings.assignTimeoutMs) ms")))
-                }
-                out += endAttempt(ref, as: .rejected, reason: "node \(node.id) did not accept it within \(settings.assignTimeoutMs) ms", now: now)
+                expired.append((node.id, node.session, ref))
             }
+        }
+        for (node, session, ref) in expired {
+            if let session {
+                out.append(.send(session, .cancel(ref, reason: "not accepted within \(settings.assignTimeoutMs) ms")))
+            }
+            out += endAttempt(ref, as: .rejected, reason: "node \(node) did not accept it within \(settings.assignTimeoutMs) ms", now: now)
         }
         return out
     }

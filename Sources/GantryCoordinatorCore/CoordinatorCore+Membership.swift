@@ -112,8 +112,11 @@ extension CoordinatorCore {
     /// heartbeat; only then is it `lost` and its work retried, so a brief network blip
     /// does not restart every running job.
     public mutating func sessionClosed(_ session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
-        for (job, list) in watchers {
-            let kept = list.filter { $0.session != session }
+        // The jobs first, then the changes: changing `watchers` while going through it
+        // would copy it.
+        let watched = watchers.compactMap { job, list in list.contains { $0.session == session } ? job : nil }
+        for job in watched {
+            let kept = watchers[job]!.filter { $0.session != session }
             watchers[job] = kept.isEmpty ? nil : kept
         }
         guard let id = sessionNodes.removeValue(forKey: session) else { return [] }
@@ -125,7 +128,7 @@ extension CoordinatorCore {
     /// taken back, and the queue is given another chance.
     public mutating func tick(now: Timestamp) -> [CoordinatorDirective] {
         var out: [CoordinatorDirective] = []
-        for id in nodes.keys {
+        for id in nodes.ids {
             guard let node = nodes[id], !node.lost else { continue }
             let silent = now - node.lastHeartbeat
             if silent > settings.ttlMs {
@@ -158,7 +161,7 @@ extension CoordinatorCore {
 
     /// Writes idle cost accrued on each node (those last flushed `olderThanMs` ago).
     mutating func flushIdle(now: Timestamp, olderThanMs: Int64) {
-        for id in nodes.keys {
+        for id in nodes.ids {
             guard now - nodes[id]!.lastIdleFlush >= olderThanMs else { continue }
             var outside: Int64 = 0
             for name in nodes[id]!.drift.keys { outside += nodes[id]!.drift[name]!.takeOutside() }

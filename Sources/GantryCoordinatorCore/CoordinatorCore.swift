@@ -70,7 +70,7 @@ public struct CoordinatorCore: Sendable {
         self.settings = settings
         self.pipeline = .standard(weights: settings.weights, limits: settings.engineLimits)
         // Cost overrides may have changed: re-rate every node from now on.
-        for id in nodes.keys {
+        for id in nodes.ids {
             let node = nodes[id]!
             let cost = settings.effectiveCost(node: id, labels: node.labels, reported: node.cost)
             nodes[id]!.effectiveCost = cost
