@@ -72,7 +72,8 @@ public actor Coordinator {
         let restored = try await store.loadForRestore(finishedLimit: finishedInMemory)
         let (jobs, nodes) = (restored.jobs, restored.nodes)
         core.restore(jobs: jobs, nodes: nodes, finishedCounts: restored.counts, apiKeys: restored.apiKeys, now: WallClock.now())
-        let unfinished = jobs.filter { !$0.state.isTerminal }.count
+        var unfinished = 0
+        for job in jobs where !job.state.isTerminal { unfinished += 1 }
         logger.notice("state loaded", metadata: [
             "store": "\(store.location)", "jobs.unfinished": "\(unfinished)", "nodes": "\(nodes.count)",
         ])

@@ -63,7 +63,13 @@ extension CoordinatorCore {
         }
         var maxID = idGenerator.last
         jobs.reserveCapacity(jobs.count + restored.count)
-        for job in restored.sorted(by: { $0.id < $1.id }) {
+        queue.reserveCapacity(queue.count + restored.count)
+        // In id order (the queue's FIFO and the finished list depend on it); the store
+        // reads them so, mostly: sort positions, not the jobs themselves, when it did not.
+        let inOrder = zip(restored, restored.dropFirst()).allSatisfy { $0.id < $1.id }
+        let order = inOrder ? Array(restored.indices) : restored.indices.sorted { restored[$0].id < restored[$1].id }
+        for position in order {
+            let job = restored[position]
             maxID = max(maxID, job.id)
             var record = JobRecord(job)
             jobCounts[job.state, default: 0] += 1

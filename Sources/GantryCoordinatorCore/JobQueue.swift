@@ -59,6 +59,11 @@ public struct JobQueue: Sendable {
     public func contains(_ job: JobID) -> Bool { live[job] != nil }
     public var shapeCount: Int { shapes.count }
 
+    /// Room for `count` waiting jobs without growing (a restart).
+    public mutating func reserveCapacity(_ count: Int) {
+        live.reserveCapacity(count)
+    }
+
     /// Adds a job. `retry` puts it at the front of its priority (it already waited its
     /// turn once), without advancing its tenant's virtual time.
     public mutating func push(_ job: JobID, spec: JobSpec, retry: Bool = false) {

@@ -16,48 +16,54 @@ public enum SQLValue: Hashable, Sendable {
     public init(_ v: Int64?) { self = v.map { .integer($0) } ?? .null }
     public init(_ v: String?) { self = v.map { .text($0) } ?? .null }
     public init(_ v: Double?) { self = v.map { .real($0) } ?? .null }
-}
 
-/// A result row, read by position (the statements name their columns, in order).
-public protocol SQLRow {
-    subscript(_ column: Int) -> SQLValue { get }
-}
-
-extension SQLRow {
-    public func int64(_ i: Int) -> Int64 {
-        switch self[i] {
+    /// As an integer: nil for NULL, 0 for what is not a number.
+    public var int64OrNil: Int64? {
+        switch self {
+        case .null: nil
         case .integer(let v): v
         case .real(let d): Int64(d)
         case .text(let s): Int64(s) ?? 0
-        default: 0
+        case .blob: 0
         }
     }
 
-    public func int64OrNil(_ i: Int) -> Int64? {
-        if case .null = self[i] { return nil }
-        return int64(i)
-    }
-
-    public func int(_ i: Int) -> Int { Int(int64(i)) }
-    public func bool(_ i: Int) -> Bool { int64(i) != 0 }
-
-    public func double(_ i: Int) -> Double? {
-        switch self[i] {
+    public var doubleOrNil: Double? {
+        switch self {
         case .real(let d): d
         case .integer(let v): Double(v)
         default: nil
         }
     }
 
-    public func string(_ i: Int) -> String { stringOrNil(i) ?? "" }
-
-    public func stringOrNil(_ i: Int) -> String? {
-        switch self[i] {
+    public var stringOrNil: String? {
+        switch self {
         case .text(let s): s
         case .blob(let b): String(decoding: b, as: UTF8.self)
         default: nil
         }
     }
+}
+
+/// A result row, read by position (the statements name their columns, in order).
+public protocol SQLRow {
+    subscript(_ column: Int) -> SQLValue { get }
+    /// The typed reads below have defaults through `subscript`; a backend may read the
+    /// column straight as the type instead (a restart reads tens of millions of columns).
+    func int64OrNil(_ i: Int) -> Int64?
+    func stringOrNil(_ i: Int) -> String?
+    func double(_ i: Int) -> Double?
+}
+
+extension SQLRow {
+    public func int64(_ i: Int) -> Int64 { int64OrNil(i) ?? 0 }
+    public func int64OrNil(_ i: Int) -> Int64? { self[i].int64OrNil }
+    public func int(_ i: Int) -> Int { Int(int64(i)) }
+    public func bool(_ i: Int) -> Bool { int64(i) != 0 }
+
+    public func double(_ i: Int) -> Double? { self[i].doubleOrNil }
+    public func string(_ i: Int) -> String { stringOrNil(i) ?? "" }
+    public func stringOrNil(_ i: Int) -> String? { self[i].stringOrNil }
 
     public func bytes(_ i: Int) -> [UInt8] {
         switch self[i] {

@@ -17,6 +17,22 @@ struct GRDBRow: SQLRow {
         case .blob(let b): return .blob(Array(b))
         }
     }
+
+    // A row read through a cursor is read straight from the statement's column, as SQLite
+    // converts it (no `DatabaseValue`, no generic decoding: half of a restart's reading
+    // time was that); a copied row whose value does not convert falls back to `SQLValue`'s
+    // rules rather than GRDB's fatal error.
+    func int64OrNil(_ column: Int) -> Int64? {
+        do { return try row.decode(Int64?.self, atIndex: column) } catch { return self[column].int64OrNil }
+    }
+
+    func stringOrNil(_ column: Int) -> String? {
+        do { return try row.decode(String?.self, atIndex: column) } catch { return self[column].stringOrNil }
+    }
+
+    func double(_ column: Int) -> Double? {
+        do { return try row.decode(Double?.self, atIndex: column) } catch { return self[column].doubleOrNil }
+    }
 }
 
 extension SQLValue {
