@@ -169,7 +169,7 @@ public final class PostgresStore: CoordinatorStore, Sendable {
     // MARK: reads
 
     public func loadForRestore(finishedLimit: Int) async throws -> RestoredState {
-        var jobs = try await fetchJobs(StoreReads.jobs(StoreReads.unfinished))
+        var jobs = try await fetchJobs(StoreReads.jobs(StoreReads.unfinished), related: .jobsIn(StoreReads.unfinishedIDs))
         jobs += try await fetchJobs(StoreReads.jobs(StoreReads.finishedNewestFirst, [SQLValue(finishedLimit)]))
         let nodes = try await rows(SQLStatement("SELECT \(StoreReads.nodeColumns) FROM nodes")).compactMap(StoreReads.node)
         var counts: [JobState: Int] = [:]
@@ -213,11 +213,11 @@ public final class PostgresStore: CoordinatorStore, Sendable {
         try await rows(SQLStatement("SELECT count(*) FROM \(table)")).first?.int(0) ?? 0
     }
 
-    func fetchJobs(_ statement: SQLStatement) async throws -> [Job] {
+    func fetchJobs(_ statement: SQLStatement, related: StoreReads.Related = .byID) async throws -> [Job] {
         var assembler = StoreReads.Assembler(try await rows(statement).compactMap(StoreReads.job))
-        for ids in assembler.idChunks {
-            for row in try await rows(StoreReads.attempts(of: ids)) { assembler.addAttempt(row) }
-            for row in try await rows(StoreReads.ledger(of: ids)) { assembler.addLedger(row) }
+        for (attempts, ledger) in StoreReads.related(related, of: assembler) {
+            for row in try await rows(attempts) { assembler.addAttempt(row) }
+            for row in try await rows(ledger) { assembler.addLedger(row) }
         }
         return assembler.jobs
     }

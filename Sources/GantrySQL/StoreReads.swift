@@ -45,6 +45,32 @@ public enum StoreReads {
         SQLStatement("SELECT \(ledgerColumns) FROM ledger WHERE job_id IN (\(marks(ids.count)))", ids.map { .integer($0) })
     }
 
+    /// Whose attempts and ledger rows to read with the jobs a statement read.
+    public enum Related: Sendable {
+        /// Those of the jobs read, by id, 500 at a time (a listing, one job).
+        case byID
+        /// Those of every job `subquery` selects (`SELECT id FROM jobs …`), in one statement
+        /// each: a restart read a million ids 500 at a time, 4,000 statements.
+        case jobsIn(String)
+    }
+
+    /// The unfinished jobs' ids, for `Related.jobsIn`.
+    public static let unfinishedIDs = "SELECT id FROM jobs WHERE state IN ('queued', 'assigned', 'running')"
+
+    /// The statements that read the attempts and ledger rows of the jobs in `assembler`:
+    /// attempts first, then the ledger, per pair.
+    public static func related(_ related: Related, of assembler: Assembler) -> [(attempts: SQLStatement, ledger: SQLStatement)] {
+        switch related {
+        case .byID:
+            return assembler.idChunks.map { (attempts(of: $0), ledger(of: $0)) }
+        case .jobsIn(let subquery):
+            return [(
+                SQLStatement("SELECT \(attemptColumns) FROM attempts WHERE job_id IN (\(subquery)) ORDER BY job_id, number"),
+                SQLStatement("SELECT \(ledgerColumns) FROM ledger WHERE job_id IN (\(subquery))")
+            )]
+        }
+    }
+
     static func marks(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
 
     /// The `WHERE … ORDER BY … LIMIT` of a job listing, newest first.
@@ -161,6 +187,7 @@ public enum StoreReads {
 
         public init(_ jobs: [Job]) {
             self.jobs = jobs
+            position.reserveCapacity(jobs.count)
             for (i, j) in jobs.enumerated() { position[Int64(bitPattern: j.id.rawValue)] = i }
         }
 

@@ -9,7 +9,7 @@ extension Store {
     /// `finishedLimit` finished ones, every node, and the jobs by state.
     public func loadForRestore(finishedLimit: Int) throws -> RestoredState {
         try pool.read { db in
-            var jobs = try Self.fetchJobs(db, StoreReads.jobs(StoreReads.unfinished))
+            var jobs = try Self.fetchJobs(db, StoreReads.jobs(StoreReads.unfinished), related: .jobsIn(StoreReads.unfinishedIDs))
             jobs += try Self.fetchJobs(db, StoreReads.jobs(StoreReads.finishedNewestFirst, [SQLValue(finishedLimit)]))
             let nodes = try db.rows(SQLStatement("SELECT \(StoreReads.nodeColumns) FROM nodes")).compactMap(StoreReads.node)
             var counts: [JobState: Int] = [:]
@@ -45,15 +45,16 @@ extension Store {
     }
 
     /// Jobs from a `StoreReads.jobs` statement, with their attempts and receipts.
-    static func fetchJobs(_ db: Database, _ statement: SQLStatement) throws -> [Job] {
+    static func fetchJobs(_ db: Database, _ statement: SQLStatement, related: StoreReads.Related = .byID) throws -> [Job] {
         var jobs: [Job] = []
         try db.forEachRow(statement) { row in
             if let job = StoreReads.job(row) { jobs.append(job) }
         }
         var assembler = StoreReads.Assembler(jobs)
-        for ids in assembler.idChunks {
-            try db.forEachRow(StoreReads.attempts(of: ids)) { assembler.addAttempt($0) }
-            try db.forEachRow(StoreReads.ledger(of: ids)) { assembler.addLedger($0) }
+        jobs = []
+        for (attempts, ledger) in StoreReads.related(related, of: assembler) {
+            try db.forEachRow(attempts) { assembler.addAttempt($0) }
+            try db.forEachRow(ledger) { assembler.addLedger($0) }
         }
         return assembler.jobs
     }
