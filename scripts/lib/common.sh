@@ -85,3 +85,26 @@ except PackageNotFoundError: pass' "$name" 2>/dev/null || true)"
   gantry_log "pip: installing ${todo[*]}"
   ( flock 9; "$py" -m pip install -q --disable-pip-version-check "${todo[@]}" >&2 ) 9>"${py%/bin/python}.lock"
 }
+
+# release_build_flags: how scripts/install and scripts/bench build release binaries, as
+# arguments to `swift build`, one per line. The Swift runtime is linked in
+# (`--static-swift-stdlib`: the binaries run without Swift installed, and gantryd starts
+# ~4 MB smaller). With the toolchain's lld the binaries export no symbols (the static
+# runtime's link arguments export every symbol of the program: 2.8 MB of dynamic symbol
+# tables that nothing loads them for) and, where the build host's glibc is 2.36 or later,
+# relative relocations are packed (`-z pack-relative-relocs`: the 3.4 MB of `.rela.dyn`
+# the loader reads at every start become 28 KB; such binaries need glibc ≥ 2.36 where they
+# run). Together: idle gantryd 34.6 → 30.1 MB RSS.
+release_build_flags() {
+  local flags=(-c release --static-swift-stdlib)
+  local swift_bin glibc
+  swift_bin=$(dirname "$(readlink -f "$(command -v swift)")")
+  if [ -x "$swift_bin/ld.lld" ] || command -v ld.lld >/dev/null 2>&1; then
+    flags+=(-Xswiftc -use-ld=lld -Xlinker --no-export-dynamic)
+    glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+    if [ -n "$glibc" ] && [ "$(printf '%s\n2.36\n' "$glibc" | sort -V | head -n1)" = 2.36 ]; then
+      flags+=(-Xlinker -z -Xlinker pack-relative-relocs)
+    fi
+  fi
+  printf '%s\n' "${flags[@]}"
+}
