@@ -57,8 +57,8 @@ final class SessionHandler: ChannelDuplexHandler {
                 session.outbox.send(WireEnvelope(.error(refusal, fatal: false), requestID: envelope.requestID))
                 return
             }
-            session.gate.posted()
-            inbox.post(.frame(session.id, envelope, session.gate))
+            session.gate.posted(bytes: frame.readableBytes)
+            inbox.post(.frame(session.id, envelope, session.gate, bytes: frame.readableBytes))
         }
     }
 

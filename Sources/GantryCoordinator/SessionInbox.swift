@@ -9,8 +9,8 @@ import ServiceLifecycle
 enum SessionEvent: Sendable {
     /// A handshake finished: the session `id` is `peer`, writing through `outbox`.
     case opened(SessionID, EstablishedPeer, address: String, Outbox)
-    /// A frame of session `id`; `gate` is told once it was handled.
-    case frame(SessionID, WireEnvelope, ReadGate)
+    /// A frame of session `id`, `bytes` long on the wire; `gate` is told once it was handled.
+    case frame(SessionID, WireEnvelope, ReadGate, bytes: Int)
     /// The connection is gone.
     case closed(SessionID)
 }

@@ -86,24 +86,43 @@ struct OutboxTests {
         #expect(!channel.isActive)
     }
 
-    @Test("a read gate holds reads back at `high` unhandled frames and asks again at `low`")
-    func readGate() throws {
+    @Test("a read gate holds reads back at `highFrames` unhandled frames and asks again at `lowFrames`")
+    func readGateFrames() throws {
         let channel = try makeChannel()
         let reads = GatedReads()
         try channel.pipeline.syncOperations.addHandler(reads)
-        let gate = ReadGate(channel: channel, high: 4, low: 1)
+        let gate = ReadGate(channel: channel, limits: .init(highFrames: 4, lowFrames: 1))
         reads.gate = gate
-        for _ in 0..<3 { gate.posted() }
+        for _ in 0..<3 { gate.posted(bytes: 10) }
         channel.read()
         #expect(reads.reads == 1)
-        gate.posted()
+        gate.posted(bytes: 10)
         channel.read()
         #expect(reads.reads == 1)  // 4 unhandled: held back
-        gate.handled(2)
+        gate.handled(frames: 2, bytes: 20)
         #expect(reads.reads == 1)  // 2 left, above low
-        gate.handled(1)
+        gate.handled(frames: 1, bytes: 10)
         #expect(reads.reads == 2)  // down to low: read again
         channel.read()
         #expect(reads.reads == 3)
+    }
+
+    @Test("a read gate holds reads back at `highBytes` of unhandled frames, however few")
+    func readGateBytes() throws {
+        let channel = try makeChannel()
+        let reads = GatedReads()
+        try channel.pipeline.syncOperations.addHandler(reads)
+        let gate = ReadGate(channel: channel, limits: .init(highFrames: 64, lowFrames: 16, highBytes: 1000, lowBytes: 100))
+        reads.gate = gate
+        gate.posted(bytes: 600)
+        channel.read()
+        #expect(reads.reads == 1)
+        gate.posted(bytes: 600)
+        channel.read()
+        #expect(reads.reads == 1)  // 1,200 bytes waiting: held back
+        gate.handled(frames: 1, bytes: 600)
+        #expect(reads.reads == 1)  // 600 left, above low
+        gate.handled(frames: 1, bytes: 600)
+        #expect(reads.reads == 2)
     }
 }
