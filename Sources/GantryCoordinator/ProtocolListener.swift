@@ -68,7 +68,7 @@ public struct ProtocolListener: Service {
                     try sync.addHandler(ServerConnectionHandler(configuration: configuration))
                     let window = RequestWindow(limit: { admission.limits.maxInflightRequests })
                     try sync.addHandler(SessionHandler(
-                        inbox: coordinator.sessionInbox, heartbeats: coordinator.heartbeats, window: window,
+                        inbox: coordinator.sessionInbox, heartbeats: coordinator.heartbeats, window: window, logger: logger,
                         newSessionID: { coordinator.newSessionID() }))
                     connections.add(channel)
                 }

@@ -2,6 +2,7 @@ import GantryModel
 import GantryNet
 import GantryRuntime
 import GantryWire
+import Logging
 import NIOCore
 
 /// The end of a gantryd connection's pipeline, on its event loop: after the handshake
@@ -18,12 +19,17 @@ final class SessionHandler: ChannelDuplexHandler {
     private let heartbeats: HeartbeatInbox
     private let newSessionID: @Sendable () -> SessionID
     private let window: RequestWindow
+    private let logger: Logger
     private var session: (id: SessionID, role: PeerRole, outbox: Outbox, gate: ReadGate)?
 
-    init(inbox: SessionInbox, heartbeats: HeartbeatInbox, window: RequestWindow, newSessionID: @escaping @Sendable () -> SessionID) {
+    init(
+        inbox: SessionInbox, heartbeats: HeartbeatInbox, window: RequestWindow, logger: Logger,
+        newSessionID: @escaping @Sendable () -> SessionID
+    ) {
         self.inbox = inbox
         self.heartbeats = heartbeats
         self.window = window
+        self.logger = logger
         self.newSessionID = newSessionID
     }
 
@@ -90,8 +96,12 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Nothing to do: `ServerConnectionHandler` answered framing and handshake errors
-        // and closes after its answer is written, and NIO closes a connection whose
+        // Nothing else to do: `ServerConnectionHandler` answered framing and handshake
+        // errors and closes after its answer is written, and NIO closes a connection whose
         // socket failed (a reset).
+        logger.debug("connection error", metadata: [
+            "peer.address": "\(context.remoteAddress.map(describeAddress) ?? "unknown")",
+            "session": "\(session.map { "\($0.id)" } ?? "-")", "error": "\(error)",
+        ])
     }
 }
