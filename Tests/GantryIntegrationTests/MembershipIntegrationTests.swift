@@ -59,6 +59,27 @@ struct MembershipIntegrationTests {
         await cluster.stop()
     }
 
+    @Test("SIGTERM: every connected agent is told goodbye, and gantryd exits 0 once they have gone")
+    func gracefulShutdown() async throws {
+        let cluster = try await Cluster(Cluster.Options(intervalMs: 200, ttlMs: 5000))
+        for id in ["node-a", "node-b"] { try cluster.startAgent(id) }
+        do {
+            try await eventually("2 ready nodes") { try await cluster.nodeStates() == ["node-a": "ready", "node-b": "ready"] }
+            let stoppedAt = Date()
+            cluster.gantryd.signal(SIGTERM)
+            for id in ["node-a", "node-b"] {
+                _ = try await cluster.agents[id]!.awaitLog(#"the coordinator said goodbye reason="gantryd is shutting down""#)
+            }
+            try await eventually("gantryd exited", timeout: 10) { !cluster.gantryd.isRunning }
+            #expect(cluster.gantryd.terminationStatus == 0)
+            // The connections closed after their Goodbye: no wait for the drain's deadline (5 s).
+            #expect(Date().timeIntervalSince(stoppedAt) < 4.5)
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
     @Test("/healthz answers on the HTTP listener")
     func healthz() async throws {
         let cluster = try await Cluster()
