@@ -51,7 +51,7 @@ extension Store {
             if let job = StoreReads.job(row) { jobs.append(job) }
         }
         var assembler = StoreReads.Assembler(jobs)
-        jobs = []
+        jobs = []  // The assembler's copy is now the only one: adding attempts copies nothing.
         for (attempts, ledger) in StoreReads.related(related, of: assembler) {
             try db.forEachRow(attempts) { assembler.addAttempt($0) }
             try db.forEachRow(ledger) { assembler.addLedger($0) }
