@@ -20,6 +20,8 @@ public actor Coordinator {
 
     var core: CoordinatorCore
     private var sessions: [SessionID: Session] = [:]
+    /// Set by `shutdownSessions`: a session that opens after it is told Goodbye at once.
+    private var goodbye: String?
     /// The next session id; connections take theirs on their event loops.
     private nonisolated let nextSession = NIOLockedValueBox<UInt64>(1)
     let options: CoordinatorOptions
@@ -125,6 +127,11 @@ public actor Coordinator {
     /// the settings the core runs with now.
     func open(_ id: SessionID, peer: EstablishedPeer, address: String, outbox: Outbox) {
         sessions[id] = Session(id: id, peer: peer, address: address, outbox: outbox)
+        if let goodbye {
+            // Its handshake finished while gantryd was shutting down.
+            outbox.close(with: WireEnvelope(.goodbye(goodbye)))
+            return
+        }
         let s = core.settings
         outbox.send(WireEnvelope(.welcome(Welcome(
             version: peer.version, sessionID: id.description,
@@ -320,6 +327,7 @@ public actor Coordinator {
 extension Coordinator {
     /// Graceful shutdown: every peer gets a Goodbye and its connection closes.
     func shutdownSessions(reason: String) {
+        goodbye = reason
         for session in sessions.values {
             session.outbox.close(with: WireEnvelope(.goodbye(reason)))
         }
