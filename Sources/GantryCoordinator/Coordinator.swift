@@ -107,20 +107,17 @@ public actor Coordinator {
 
     /// What the connections posted, in order, in one turn.
     func apply(_ events: [SessionEvent]) {
-        var handled: [ObjectIdentifier: (gate: ReadGate, frames: Int, bytes: Int)] = [:]
         for event in events {
             switch event {
             case .opened(let id, let peer, let address, let outbox):
                 open(id, peer: peer, address: address, outbox: outbox)
             case .frame(let id, let envelope, let gate, let bytes):
                 received(envelope, from: id)
-                handled[ObjectIdentifier(gate), default: (gate, 0, 0)].frames += 1
-                handled[ObjectIdentifier(gate)]!.bytes += bytes
+                gate.handled(frames: 1, bytes: bytes)
             case .closed(let id):
                 closed(id)
             }
         }
-        for (gate, frames, bytes) in handled.values { gate.handled(frames: frames, bytes: bytes) }
     }
 
     /// A connection finished its handshake: register the session and send Welcome, with

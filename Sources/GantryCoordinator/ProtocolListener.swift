@@ -66,9 +66,9 @@ public struct ProtocolListener: Service {
                     try sync.addGantryFraming(maxFrameBytes: maxFrameBytes)
                     try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try sync.addHandler(ServerConnectionHandler(configuration: configuration))
-                    let window = RequestWindow(limit: { admission.limits.maxInflightRequests })
                     try sync.addHandler(SessionHandler(
-                        inbox: coordinator.sessionInbox, heartbeats: coordinator.heartbeats, window: window, logger: logger,
+                        inbox: coordinator.sessionInbox, heartbeats: coordinator.heartbeats,
+                        maxInflightRequests: { admission.limits.maxInflightRequests }, logger: logger,
                         newSessionID: { coordinator.newSessionID() }))
                     connections.add(channel)
                 }

@@ -18,17 +18,19 @@ final class SessionHandler: ChannelDuplexHandler {
     private let inbox: SessionInbox
     private let heartbeats: HeartbeatInbox
     private let newSessionID: @Sendable () -> SessionID
-    private let window: RequestWindow
+    /// `limits.max_inflight_requests`, read for each request (a reload applies at once).
+    private let maxInflightRequests: @Sendable () -> Int
     private let logger: Logger
-    private var session: (id: SessionID, role: PeerRole, outbox: Outbox, gate: ReadGate)?
+    /// Once the handshake is done; `window` only for a control client's session.
+    private var session: (id: SessionID, role: PeerRole, outbox: Outbox, gate: ReadGate, window: RequestWindow?)?
 
     init(
-        inbox: SessionInbox, heartbeats: HeartbeatInbox, window: RequestWindow, logger: Logger,
+        inbox: SessionInbox, heartbeats: HeartbeatInbox, maxInflightRequests: @escaping @Sendable () -> Int, logger: Logger,
         newSessionID: @escaping @Sendable () -> SessionID
     ) {
         self.inbox = inbox
         self.heartbeats = heartbeats
-        self.window = window
+        self.maxInflightRequests = maxInflightRequests
         self.logger = logger
         self.newSessionID = newSessionID
     }
@@ -37,8 +39,9 @@ final class SessionHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .established(let peer):
             let id = newSessionID()
+            let window = peer.role == .admin ? RequestWindow(limit: maxInflightRequests) : nil
             let outbox = Outbox(channel: context.channel, window: window)
-            session = (id, peer.role, outbox, ReadGate(channel: context.channel))
+            session = (id, peer.role, outbox, ReadGate(channel: context.channel), window)
             let address = context.remoteAddress.map(describeAddress) ?? "unknown"
             inbox.post(.opened(id, peer, address: address, outbox))
         case .frame(let frame):
@@ -57,7 +60,7 @@ final class SessionHandler: ChannelDuplexHandler {
                 heartbeats.stage(heartbeat, session: session.id, now: WallClock.now())
                 return
             }
-            if session.role == .admin, case .adminRequest = envelope.message, envelope.requestID != 0,
+            if let window = session.window, case .adminRequest = envelope.message, envelope.requestID != 0,
                 let refusal = window.admit(envelope.requestID)
             {
                 session.outbox.send(WireEnvelope(.error(refusal, fatal: false), requestID: envelope.requestID))

@@ -10,10 +10,10 @@ import NIOConcurrencyHelpers
 /// `highBytes` plus one frame in waiting.
 public final class ReadGate: Sendable {
     public struct Limits: Sendable {
-        public var highFrames = 64
-        public var lowFrames = 16
-        public var highBytes = 4 * 1024 * 1024
-        public var lowBytes = 1024 * 1024
+        public var highFrames: Int
+        public var lowFrames: Int
+        public var highBytes: Int
+        public var lowBytes: Int
 
         public init(highFrames: Int = 64, lowFrames: Int = 16, highBytes: Int = 4 * 1024 * 1024, lowBytes: Int = 1024 * 1024) {
             precondition(lowFrames < highFrames && lowBytes < highBytes, "a low watermark must be below its high one")
