@@ -141,7 +141,9 @@ struct JobsIntegrationTests {
     @Test("kill an agent mid-job: its jobs rerun elsewhere and each succeeds exactly once")
     func killAgentMidJob() async throws {
         let cluster = try await Cluster(Cluster.Options(intervalMs: 200, ttlMs: 1500))
-        try cluster.startAgent("a", engines: Cluster.simEngine(slots: 4, ttftMs: 5, tokensPerSecond: 40))
+        // 120 tokens at 20/s: 6 s, so the jobs still run on a when it is killed, after the
+        // polls and b's start (which took over 3 s once on two loaded cores).
+        try cluster.startAgent("a", engines: Cluster.simEngine(slots: 4, ttftMs: 5, tokensPerSecond: 20))
         do {
             try await eventually("a ready") { try await cluster.nodeStates()["a"] == "ready" }
             let ids = try await cluster.ctl(["submit", "--model", "sim-8b", "--file",
