@@ -42,29 +42,30 @@ public struct JobSpec: Hashable, Sendable {
     }
 
     var api: Boxed<APIFields>?
+    // The getters read the one field from the box (not a copy of all of them).
 
     /// A chat job's OpenAI `messages` array, as JSON: the engine applies its own template.
     public var messages: String {
-        get { api.unboxed(or: APIFields()).messages }
+        get { api?.value.messages ?? "" }
         set { api.update(empty: APIFields()) { $0.messages = newValue } }
     }
     public var stop: [String] {
-        get { api.unboxed(or: APIFields()).stop }
+        get { api?.value.stop ?? [] }
         set { api.update(empty: APIFields()) { $0.stop = newValue } }
     }
     public var topP: Float? {
-        get { api.unboxed(or: APIFields()).topP }
+        get { api?.value.topP }
         set { api.update(empty: APIFields()) { $0.topP = newValue } }
     }
     /// A live request (the OpenAI API): streamed chunk by chunk, and not retried once it
     /// streamed text.
     public var interactive: Bool {
-        get { api.unboxed(or: APIFields()).interactive }
+        get { api?.value.interactive ?? false }
         set { api.update(empty: APIFields()) { $0.interactive = newValue } }
     }
     /// The API key the request came with (its id).
     public var apiKeyID: String? {
-        get { api.unboxed(or: APIFields()).apiKeyID }
+        get { api?.value.apiKeyID }
         set { api.update(empty: APIFields()) { $0.apiKeyID = newValue } }
     }
 
