@@ -68,16 +68,30 @@ public actor Coordinator {
         (queries, queryInbox) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
-    /// Loads the store's state. Call once, before serving.
+    /// Loads the store's state. Call once, before serving. The store reads jobs in
+    /// batches on its own thread while the core takes in the ones read, so a restart of a
+    /// million jobs keeps both cores busy and never holds them all twice.
     public func start(finishedInMemory: Int = 10_000) async throws {
         guard let store else { return }
-        let restored = try await store.loadForRestore(finishedLimit: finishedInMemory)
-        let (jobs, nodes) = (restored.jobs, restored.nodes)
-        core.restore(jobs: jobs, nodes: nodes, finishedCounts: restored.counts, apiKeys: restored.apiKeys, now: WallClock.now())
+        let state = try await store.restoredState()
+        let now = WallClock.now()
+        core.restore(nodes: state.nodes, apiKeys: state.apiKeys, expectedJobs: state.unfinished, now: now)
+        let (batches, sink) = AsyncStream.makeStream(of: [Job].self)
         var unfinished = 0
-        for job in jobs where !job.state.isTerminal { unfinished += 1 }
+        try await withThrowingTaskGroup { group in
+            group.addTask {
+                defer { sink.finish() }
+                let finished = state.counts.contains { $0.key.isTerminal && $0.value > 0 }
+                try await store.restoreJobs(finishedLimit: finished ? finishedInMemory : 0) { sink.yield($0) }
+            }
+            for await batch in batches {
+                unfinished += core.restore(batch, now: now)
+            }
+            try await group.waitForAll()
+        }
+        core.finishRestore(finishedCounts: state.counts)
         logger.notice("state loaded", metadata: [
-            "store": "\(store.location)", "jobs.unfinished": "\(unfinished)", "nodes": "\(nodes.count)",
+            "store": "\(store.location)", "jobs.unfinished": "\(unfinished)", "nodes": "\(state.nodes.count)",
         ])
     }
 

@@ -55,21 +55,34 @@ extension CoordinatorCore {
     public mutating func restore(
         jobs restored: [Job], nodes persisted: [PersistedNode], finishedCounts: [JobState: Int] = [:], apiKeys keys: [ApiKey] = [], now: Timestamp
     ) {
+        restore(nodes: persisted, apiKeys: keys, expectedJobs: restored.count, now: now)
+        restore(restored.sorted { $0.id < $1.id }, now: now)
+        finishRestore(finishedCounts: finishedCounts)
+    }
+
+    /// A restart in steps, so that jobs can be taken in while the store reads more: the
+    /// nodes and keys first, then the jobs in batches (`restore(_:now:)`), then
+    /// `finishRestore`. `expectedJobs` reserves room for them.
+    public mutating func restore(nodes persisted: [PersistedNode], apiKeys keys: [ApiKey], expectedJobs: Int, now: Timestamp) {
         for key in keys { apiKeys[key.id] = key }
         for p in persisted {
             let record = NodeRecord(persisted: p, now: now, settings: settings)
             nodes[p.id] = record
             index(record)
         }
+        jobs.reserveCapacity(jobs.count + expectedJobs)
+        queue.reserveCapacity(queue.count + expectedJobs)
+    }
+
+    /// A batch of restored jobs; returns how many of them are unfinished. The unfinished
+    /// ones must come in id order across batches, and so must the finished ones (the
+    /// queue's FIFO and the finished list depend on it); the store reads them so.
+    @discardableResult
+    public mutating func restore(_ batch: [Job], now: Timestamp) -> Int {
         var maxID = idGenerator.last
-        jobs.reserveCapacity(jobs.count + restored.count)
-        queue.reserveCapacity(queue.count + restored.count)
-        // In id order (the queue's FIFO and the finished list depend on it); the store
-        // reads them so, mostly: sort positions, not the jobs themselves, when it did not.
-        let inOrder = zip(restored, restored.dropFirst()).allSatisfy { $0.id < $1.id }
-        let order = inOrder ? Array(restored.indices) : restored.indices.sorted { restored[$0].id < restored[$1].id }
-        for position in order {
-            let job = restored[position]
+        var unfinished = 0
+        for job in batch {
+            if !job.state.isTerminal { unfinished += 1 }
             maxID = max(maxID, job.id)
             var record = JobRecord(job)
             jobCounts[job.state, default: 0] += 1
@@ -99,10 +112,14 @@ extension CoordinatorCore {
             jobs[job.id] = record
             if let key = record.job.spec.apiKeyID, !record.job.state.isTerminal { apiInflight[key, default: 0] += 1 }
         }
-        // Finished jobs not loaded still count (the store knows them all); a job the loop
-        // above retried is not finished.
-        for (state, n) in finishedCounts where state.isTerminal { jobCounts[state] = max(jobCounts[state] ?? 0, n) }
         idGenerator = JobIDGenerator(after: maxID)
+        return unfinished
+    }
+
+    /// Ends a restart in steps. Finished jobs not loaded still count (the store knows them
+    /// all); a job `restore(_:now:)` retried is not finished.
+    public mutating func finishRestore(finishedCounts: [JobState: Int]) {
+        for (state, n) in finishedCounts where state.isTerminal { jobCounts[state] = max(jobCounts[state] ?? 0, n) }
         capacityEpoch &+= 1
     }
 }

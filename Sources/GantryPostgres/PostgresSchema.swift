@@ -136,6 +136,8 @@ enum PostgresSchema {
             """),
         // The dashboard's per-minute rollups, filled from the records already there.
         ("v6-history", StoreRollups.createTable + ";\n" + StoreRollups.backfill),
+        // The unfinished jobs' index holds their ids, in order (a restart reads them so).
+        ("v7-unfinished-by-id", StoreReads.unfinishedIndex),
     ]
 
     static var current: String { migrations.last!.0 }

@@ -168,16 +168,27 @@ public final class PostgresStore: CoordinatorStore, Sendable {
 
     // MARK: reads
 
-    public func loadForRestore(finishedLimit: Int) async throws -> RestoredState {
-        var jobs = try await fetchJobs(StoreReads.jobs(StoreReads.unfinished), related: .jobsIn(StoreReads.unfinishedIDs))
-        jobs += try await fetchJobs(StoreReads.jobs(StoreReads.finishedNewestFirst, [SQLValue(finishedLimit)]))
+    public func restoredState() async throws -> RestoredState {
         let nodes = try await rows(SQLStatement("SELECT \(StoreReads.nodeColumns) FROM nodes")).compactMap(StoreReads.node)
         var counts: [JobState: Int] = [:]
         for row in try await rows(SQLStatement(StoreReads.countsByState)) {
             if let state = JobState(rawValue: row.string(0)) { counts[state] = row.int(1) }
         }
         let keys = try await rows(SQLStatement("SELECT \(StoreReads.keyColumns) FROM api_keys")).map(StoreReads.apiKey)
-        return RestoredState(jobs: jobs, nodes: nodes, counts: counts, apiKeys: keys)
+        return RestoredState(nodes: nodes, counts: counts, apiKeys: keys)
+    }
+
+    public func restoreJobs(finishedLimit: Int, deliver: @Sendable ([Job]) -> Void) async throws {
+        for selection in StoreReads.restoreSelections(finishedLimit: finishedLimit) {
+            var batches = StoreReads.Batches(size: 2048)
+            let (attempts, ledger) = StoreReads.related(of: selection.ids)
+            for row in try await rows(attempts) { batches.related.addAttempt(row) }
+            for row in try await rows(ledger) { batches.related.addLedger(row) }
+            for try await row in try await client.query(Self.query(selection.jobs), logger: logger) {
+                batches.add(Self.values(row), deliver: deliver)
+            }
+            batches.flush(deliver: deliver)
+        }
     }
 
     public func answer(_ query: StoreQuery) async throws -> StoreAnswer {
@@ -213,13 +224,15 @@ public final class PostgresStore: CoordinatorStore, Sendable {
         try await rows(SQLStatement("SELECT count(*) FROM \(table)")).first?.int(0) ?? 0
     }
 
-    func fetchJobs(_ statement: SQLStatement, related: StoreReads.Related = .byID) async throws -> [Job] {
-        var assembler = StoreReads.Assembler(try await rows(statement).compactMap(StoreReads.job))
-        for (attempts, ledger) in StoreReads.related(related, of: assembler) {
-            for row in try await rows(attempts) { assembler.addAttempt(row) }
-            for row in try await rows(ledger) { assembler.addLedger(row) }
+    func fetchJobs(_ statement: SQLStatement) async throws -> [Job] {
+        var jobs = try await rows(statement).compactMap(StoreReads.job)
+        var related = StoreReads.Related()
+        for (attempts, ledger) in StoreReads.related(of: jobs.map { Int64(bitPattern: $0.id.rawValue) }) {
+            for row in try await rows(attempts) { related.addAttempt(row) }
+            for row in try await rows(ledger) { related.addLedger(row) }
         }
-        return assembler.jobs
+        for i in jobs.indices { related.complete(&jobs[i]) }
+        return jobs
     }
 
     /// Runs a statement of the shared mapping and reads every row.

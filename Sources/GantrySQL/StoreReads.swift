@@ -26,8 +26,12 @@ public enum StoreReads {
     public static let allIdle = SQLStatement("SELECT \(idleColumns) FROM idle ORDER BY ended_at, node")
     public static let allLedger = SQLStatement("SELECT \(ledgerColumns) FROM ledger ORDER BY job_id, attempt")
 
-    public static let unfinished = "WHERE state IN ('queued', 'assigned', 'running') ORDER BY id"
-    public static let finishedNewestFirst = "WHERE state NOT IN ('queued', 'assigned', 'running') ORDER BY id DESC LIMIT ?"
+    /// Migration v7, the same on both backends: the unfinished jobs' ids in order.
+    public static let unfinishedIndex = """
+        DROP INDEX jobs_unfinished;
+        CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued', 'assigned', 'running')
+        """
+
     public static let countsByState = "SELECT state, count(*) FROM jobs GROUP BY state"
 
     /// `SELECT jobColumns FROM jobs <rest>`.
@@ -45,29 +49,37 @@ public enum StoreReads {
         SQLStatement("SELECT \(ledgerColumns) FROM ledger WHERE job_id IN (\(marks(ids.count)))", ids.map { .integer($0) })
     }
 
-    /// Whose attempts and ledger rows to read with the jobs a statement read.
-    public enum Related: Sendable {
-        /// Those of the jobs read, by id, 500 at a time (a listing, one job).
-        case byID
-        /// Those of every job `subquery` selects (`SELECT id FROM jobs …`), in one statement
-        /// each: a restart read a million ids 500 at a time, 4,000 statements.
-        case jobsIn(String)
+    /// What a restart reads, in this order: every unfinished job, then the newest
+    /// `finishedLimit` finished ones; each in id order (the queue's FIFO and the finished
+    /// list depend on it), with a subquery (`SELECT id FROM jobs …`) that picks the same
+    /// jobs, for their attempts and ledger rows.
+    public static func restoreSelections(finishedLimit: Int) -> [(jobs: SQLStatement, ids: String)] {
+        let unfinished = "state IN ('queued', 'assigned', 'running')"
+        let finishedIDs = "SELECT id FROM jobs WHERE NOT \(unfinished) ORDER BY id DESC LIMIT \(max(0, finishedLimit))"
+        let selections = [
+            (jobs("WHERE \(unfinished) ORDER BY id"), "SELECT id FROM jobs WHERE \(unfinished)"),
+            (jobs("WHERE id IN (\(finishedIDs)) ORDER BY id"), finishedIDs),
+        ]
+        // Finding none of the newest finished jobs scans the whole table.
+        return finishedLimit > 0 ? selections : [selections[0]]
     }
 
-    /// The unfinished jobs' ids, for `Related.jobsIn`.
-    public static let unfinishedIDs = "SELECT id FROM jobs WHERE state IN ('queued', 'assigned', 'running')"
+    /// The attempts and the ledger rows of every job `ids` (`SELECT id FROM jobs …`)
+    /// selects, one statement each, with the jobs as the outer loop: one primary-key probe
+    /// per job, whatever the size of the history. (A million ids bound 500 at a time were
+    /// 4,000 statements; `job_id IN (ids)` made SQLite build a temporary table of them
+    /// first, three times slower; a plain join let it scan the whole attempts table.
+    /// `CROSS JOIN` fixes SQLite's join order; PostgreSQL plans it as any inner join.)
+    public static func related(of ids: String) -> (attempts: SQLStatement, ledger: SQLStatement) {
+        (SQLStatement("SELECT \(attemptColumns) FROM (\(ids)) AS j CROSS JOIN attempts WHERE job_id = j.id ORDER BY j.id, number"),
+         SQLStatement("SELECT \(ledgerColumns) FROM (\(ids)) AS j CROSS JOIN ledger WHERE job_id = j.id"))
+    }
 
-    /// The statements that read the attempts and ledger rows of the jobs in `assembler`:
-    /// attempts first, then the ledger, per pair.
-    public static func related(_ related: Related, of assembler: Assembler) -> [(attempts: SQLStatement, ledger: SQLStatement)] {
-        switch related {
-        case .byID:
-            return assembler.idChunks.map { (attempts(of: $0), ledger(of: $0)) }
-        case .jobsIn(let subquery):
-            return [(
-                SQLStatement("SELECT \(attemptColumns) FROM attempts WHERE job_id IN (\(subquery)) ORDER BY job_id, number"),
-                SQLStatement("SELECT \(ledgerColumns) FROM ledger WHERE job_id IN (\(subquery))")
-            )]
+    /// The attempts and ledger rows of `ids`, 500 ids a statement (a listing, one job).
+    public static func related(of ids: [Int64]) -> [(attempts: SQLStatement, ledger: SQLStatement)] {
+        stride(from: 0, to: ids.count, by: 500).map { start in
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            return (attempts(of: chunk), ledger(of: chunk))
         }
     }
 
@@ -180,36 +192,61 @@ public enum StoreReads {
             energyMicroUSD: row.int64(19), overheadMicroUSD: row.int64(20))
     }
 
-    /// Adds attempts and ledger rows (receipts) to jobs read with `job(_:)`.
-    public struct Assembler {
-        public private(set) var jobs: [Job]
-        private var position: [Int64: Int] = [:]
+    /// Jobs for a restart, made whole from rows of `jobColumns` and handed over in
+    /// batches: the rows of one `restoreSelections` entry go to `add`, after its related
+    /// rows went to `related`; `flush` hands over the rest.
+    public struct Batches {
+        public var related = Related()
+        private var batch: [Job] = []
+        private let size: Int
 
-        public init(_ jobs: [Job]) {
-            self.jobs = jobs
-            position.reserveCapacity(jobs.count)
-            for (i, j) in jobs.enumerated() { position[Int64(bitPattern: j.id.rawValue)] = i }
+        public init(size: Int) {
+            self.size = size
+            batch.reserveCapacity(size)
         }
 
-        /// The job ids, in chunks a statement can bind.
-        public var idChunks: [[Int64]] {
-            stride(from: 0, to: jobs.count, by: 500).map { start in
-                jobs[start..<min(start + 500, jobs.count)].map { Int64(bitPattern: $0.id.rawValue) }
-            }
+        public mutating func add(_ row: some SQLRow, deliver: ([Job]) -> Void) {
+            guard var job = StoreReads.job(row) else { return }
+            related.complete(&job)
+            batch.append(job)
+            if batch.count == size { flush(deliver: deliver) }
         }
+
+        public mutating func flush(deliver: ([Job]) -> Void) {
+            if !batch.isEmpty { deliver(batch) }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Attempts and ledger rows (receipts) by job, read before or after the jobs they
+    /// belong to, and added to each job read with `job(_:)` by `complete(_:)`. Keyed by the
+    /// related rows, not by the jobs: a restart of a million jobs that were never tried
+    /// holds nothing here.
+    public struct Related {
+        private var attempts: [Int64: [Attempt]] = [:]
+        private var receipts: [Int64: [(attempt: UInt32, receipt: Receipt)]] = [:]
+
+        public init() {}
 
         public mutating func addAttempt(_ row: some SQLRow) {
-            guard let (job, attempt) = StoreReads.attempt(row), let i = position[job] else { return }
-            jobs[i].attempts.append(attempt)
+            guard let (job, attempt) = StoreReads.attempt(row) else { return }
+            attempts[job, default: []].append(attempt)
         }
 
-        /// Ledger rows come after the attempts they belong to.
         public mutating func addLedger(_ row: some SQLRow) {
-            guard let i = position[row.int64(0)] else { return }
-            let r = StoreReads.receipt(row)
-            jobs[i].receipt = jobs[i].receipt.map { $0 + r } ?? r
-            let attempt = UInt32(row.int64(1))
-            if let a = jobs[i].attempts.lastIndex(where: { $0.number == attempt }) { jobs[i].attempts[a].receipt = r }
+            receipts[row.int64(0), default: []].append((UInt32(row.int64(1)), StoreReads.receipt(row)))
+        }
+
+        /// Adds the job's attempts (in the order read: by number), its receipt (the sum of
+        /// its ledger rows) and each attempt's own receipt.
+        public func complete(_ job: inout Job) {
+            guard !attempts.isEmpty || !receipts.isEmpty else { return }
+            let id = Int64(bitPattern: job.id.rawValue)
+            if let a = attempts[id] { job.attempts += a }
+            for (number, r) in receipts[id] ?? [] {
+                job.receipt = job.receipt.map { $0 + r } ?? r
+                if let i = job.attempts.lastIndex(where: { $0.number == number }) { job.attempts[i].receipt = r }
+            }
         }
     }
 }

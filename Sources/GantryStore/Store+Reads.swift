@@ -5,19 +5,32 @@ import GantrySQL
 import GRDB
 
 extension Store {
-    /// What a restarted coordinator needs: every unfinished job, the most recent
-    /// `finishedLimit` finished ones, every node, and the jobs by state.
-    public func loadForRestore(finishedLimit: Int) throws -> RestoredState {
+    /// What a restarted coordinator needs before its jobs: every node and API key, and the
+    /// jobs by state.
+    public func restoredState() throws -> RestoredState {
         try pool.read { db in
-            var jobs = try Self.fetchJobs(db, StoreReads.jobs(StoreReads.unfinished), related: .jobsIn(StoreReads.unfinishedIDs))
-            jobs += try Self.fetchJobs(db, StoreReads.jobs(StoreReads.finishedNewestFirst, [SQLValue(finishedLimit)]))
             let nodes = try db.rows(SQLStatement("SELECT \(StoreReads.nodeColumns) FROM nodes")).compactMap(StoreReads.node)
             var counts: [JobState: Int] = [:]
             for row in try db.rows(SQLStatement(StoreReads.countsByState)) {
                 if let state = JobState(rawValue: row.string(0)) { counts[state] = row.int(1) }
             }
             let keys = try db.rows(SQLStatement("SELECT \(StoreReads.keyColumns) FROM api_keys")).map(StoreReads.apiKey)
-            return RestoredState(jobs: jobs, nodes: nodes, counts: counts, apiKeys: keys)
+            return RestoredState(nodes: nodes, counts: counts, apiKeys: keys)
+        }
+    }
+
+    /// Reads the jobs a restart needs (`StoreReads.restoreSelections`) and hands them to
+    /// `deliver` in batches of `batchSize` as they are read. Each selection's attempts and
+    /// ledger rows are read first (few: only jobs that were tried have any), so each job
+    /// is whole when read and no table of every job is built.
+    static func restoreJobs(_ db: Database, finishedLimit: Int, batchSize: Int, deliver: ([Job]) -> Void) throws {
+        for selection in StoreReads.restoreSelections(finishedLimit: finishedLimit) {
+            var batches = StoreReads.Batches(size: batchSize)
+            let (attempts, ledger) = StoreReads.related(of: selection.ids)
+            try db.forEachRow(attempts) { batches.related.addAttempt($0) }
+            try db.forEachRow(ledger) { batches.related.addLedger($0) }
+            try db.forEachRow(selection.jobs) { batches.add($0, deliver: deliver) }
+            batches.flush(deliver: deliver)
         }
     }
 
@@ -45,17 +58,17 @@ extension Store {
     }
 
     /// Jobs from a `StoreReads.jobs` statement, with their attempts and receipts.
-    static func fetchJobs(_ db: Database, _ statement: SQLStatement, related: StoreReads.Related = .byID) throws -> [Job] {
+    static func fetchJobs(_ db: Database, _ statement: SQLStatement) throws -> [Job] {
         var jobs: [Job] = []
         try db.forEachRow(statement) { row in
             if let job = StoreReads.job(row) { jobs.append(job) }
         }
-        var assembler = StoreReads.Assembler(jobs)
-        jobs = []  // The assembler's copy is now the only one: adding attempts copies nothing.
-        for (attempts, ledger) in StoreReads.related(related, of: assembler) {
-            try db.forEachRow(attempts) { assembler.addAttempt($0) }
-            try db.forEachRow(ledger) { assembler.addLedger($0) }
+        var related = StoreReads.Related()
+        for (attempts, ledger) in StoreReads.related(of: jobs.map { Int64(bitPattern: $0.id.rawValue) }) {
+            try db.forEachRow(attempts) { related.addAttempt($0) }
+            try db.forEachRow(ledger) { related.addLedger($0) }
         }
-        return assembler.jobs
+        for i in jobs.indices { related.complete(&jobs[i]) }
+        return jobs
     }
 }

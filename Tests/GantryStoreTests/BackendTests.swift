@@ -6,6 +6,7 @@ import GantryPostgres
 import GantryStore
 import GantryTestSupport
 import Logging
+import Synchronization
 import Testing
 
 /// The store interface's contract, run against both backends: SQLite in a fresh state
@@ -101,8 +102,8 @@ struct BackendTests {
             revoked.revokedAt = Timestamp(unixMillis: 6)
             try await store.apply([.job(queued), .node(node), .job(job), .ledger(entry), .apiKey(key), .apiKey(revoked)])
             try await store.apply([.ledger(entry)])  // a replay
-            let restored = try await store.loadForRestore(finishedLimit: 10)
-            #expect(restored.jobs == [job])
+            let restored = try await store.restoredState()
+            #expect(try await store.restoredJobs(finishedLimit: 10) == [job])
             #expect(restored.nodes == [node])
             #expect(restored.counts == [.running: 1])
             #expect(restored.apiKeys == [revoked])
@@ -115,10 +116,46 @@ struct BackendTests {
     func restoreLimits(_ backend: Backend) async throws {
         try await backend.withStore { store in
             try await store.apply((0..<20).map { .job(sampleJob($0, state: $0 < 5 ? .queued : .succeeded)) })
-            let restored = try await store.loadForRestore(finishedLimit: 3)
-            #expect(restored.counts == [.queued: 5, .succeeded: 15])
-            #expect(restored.jobs.filter { $0.state == .queued }.count == 5)
-            #expect(restored.jobs.filter { $0.state == .succeeded }.map { $0.id.rawValue } == [1_000_019, 1_000_018, 1_000_017])
+            #expect(try await store.restoredState().counts == [.queued: 5, .succeeded: 15])
+            let jobs = try await store.restoredJobs(finishedLimit: 3)
+            // The unfinished in id order, then the newest finished ones in id order.
+            #expect(jobs.map { $0.id.rawValue } == Array(1_000_000..<1_000_005) + [1_000_017, 1_000_018, 1_000_019])
+            #expect(jobs.prefix(5).allSatisfy { $0.state == .queued })
+        }
+    }
+
+    @Test("restore hands over whole jobs in batches: attempts and receipts across batch boundaries", arguments: Backend.available)
+    func restoreBatches(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            // n % 3 == 0: queued; 1: running its second attempt after a billed first; 2: succeeded.
+            var jobs: [Job] = []
+            var entries: [LedgerEntry] = []
+            for n in UInt64(0)..<5_000 {
+                var job = sampleJob(n, state: n % 3 == 0 ? .queued : n % 3 == 1 ? .running : .succeeded, node: n % 3 == 0 ? nil : "n1")
+                if n % 3 == 1 {
+                    let receipt = Receipt(promptTokens: Int(n), completionTokens: 1, wallMs: 1, slotMs: 1, busyMicros: 1, energyMillijoules: 1,
+                                          energyMeasured: false, depreciationMicroUSD: Int64(n), energyMicroUSD: 0, overheadMicroUSD: 0)
+                    job.attempts[0].state = .failed
+                    job.attempts[0].receipt = receipt
+                    job.attempts.append(Attempt(number: 2, node: NodeID("n1")!, engine: "e", state: .running, assignedAt: job.submittedAt + 1))
+                    job.receipt = receipt
+                    entries.append(LedgerEntry(
+                        job: job.id, attempt: 1, node: NodeID("n1")!, engine: "e", model: "m", tenant: "t", outcome: .failed, promptTokens: Int(n),
+                        completionTokens: 1, tokensEstimated: false, startedAt: job.submittedAt, finishedAt: job.submittedAt + 1, pool: "h200",
+                        receipt: receipt))
+                }
+                jobs.append(job)
+            }
+            try await store.apply(jobs.map { .job($0) } + entries.map { .ledger($0) })
+            let sizes = Mutex<[Int]>([])
+            let restored = Mutex<[Job]>([])
+            try await store.restoreJobs(finishedLimit: 100) { batch in
+                sizes.withLock { $0.append(batch.count) }
+                restored.withLock { $0 += batch }
+            }
+            let finished = jobs.filter { $0.state == .succeeded }
+            #expect(restored.withLock { $0 } == jobs.filter { !$0.state.isTerminal } + finished.suffix(100))
+            #expect(sizes.withLock { $0.count } > 1)
         }
     }
 
@@ -195,7 +232,7 @@ struct PostgresLeaseTests {
             defer { group.cancelAll() }
             try await store.migrate()
             try await store.migrate()  // twice: nothing applied again
-            #expect(try await store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v5-ha", "v6-history"])
+            #expect(try await store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v5-ha", "v6-history", "v7-unfinished-by-id"])
             let a = LeaderLease(store: store, instance: "a", address: "10.0.0.1:7420", ttlMs: 1000)
             let b = LeaderLease(store: store, instance: "b", address: "10.0.0.2:7420", ttlMs: 1000)
             let first = try #require(try await a.acquire())

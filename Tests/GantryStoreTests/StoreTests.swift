@@ -34,9 +34,9 @@ struct StoreTests {
     func migrateEmpty() throws {
         let dir = try StateDir()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history"])
+        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
         let again = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try again.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history"])
+        #expect(try again.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
         #expect(try again.check().ok)
     }
 
@@ -130,7 +130,7 @@ struct MigrationTests {
         }
         try queue.close()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history"])
+        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
         let ledger = try store.ledger()
         #expect(ledger.count == 1)
         #expect(ledger[0].completionTokens == 16)
