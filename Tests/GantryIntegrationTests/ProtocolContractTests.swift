@@ -190,9 +190,12 @@ struct ProtocolContractTests {
             let started = Date()
             let good = try await RawPeer(port: cluster.port)
             guard case .welcome? = try await good.handshake(role: .admin, token: try token(cluster)) else { throw TestFailure("locked out") }
-            // Slowed (by at most 80 % of the 2 s handshake timeout), not refused.
+            // Slowed (the penalty is capped at 80 % of the 2 s handshake timeout), not
+            // refused: the welcome above shows it came within the timeout. No upper bound on
+            // the wall time: beside the loaded suite on two cores, connecting and the
+            // handshake itself took another 1.3 s once.
             let waited = Date().timeIntervalSince(started)
-            #expect(waited >= 0.9 && waited < 2.5, "\(waited) s")
+            #expect(waited >= 0.9, "\(waited) s")
             await good.close()
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")
