@@ -130,7 +130,10 @@ let package = Package(
         ),
         .target(
             name: "GantryStore",
-            dependencies: ["GantryModel", "GantryPersistence", "GantryAccounting", "GantrySQL", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "GantryModel", "GantryPersistence", "GantryAccounting", "GantrySQL", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

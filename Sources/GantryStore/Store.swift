@@ -89,8 +89,7 @@ public final class Store: Sendable {
         let inserts = StoreWrites.inserts(changes)
         try pool.write { db in
             for insert in inserts {
-                let statement = try db.cachedStatement(sql: insert.oneRow)
-                for row in insert.rows { try statement.execute(arguments: row.arguments) }
+                try db.cachedStatement(sql: insert.oneRow).execute(rows: insert.rows, in: db)
             }
         }
     }

@@ -40,6 +40,42 @@ struct StoreTests {
         #expect(try again.check().ok)
     }
 
+    @Test("writes bind every kind of value as itself: empty text is '' (not NULL), empty bytes a blob; a failing row throws")
+    func binding() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        var job = sampleJob(1)
+        job.spec.prompt = ""
+        job.spec.temperature = nil
+        job.output = "héllo ✓"
+        let key = ApiKey(
+            id: "k", spec: ApiKeySpec(tenant: "", priority: 1, models: [], name: "n", maxInflight: 0), secretHash: [], createdAt: Timestamp(unixMillis: 3))
+        try store.apply([.job(job), .apiKey(key)])
+        let db = try DatabaseQueue(path: dir.path + "/" + Store.fileName)
+        let row = try db.read { try Row.fetchOne($0, sql: "SELECT typeof(prompt), prompt, typeof(temperature), output, typeof(seed), seed FROM jobs")! }
+        #expect(row[0] as String == "text")
+        #expect(row[1] as String == "")
+        #expect(row[2] as String == "null")
+        #expect(row[3] as String == "héllo ✓")
+        #expect(row[4] as String == "integer")
+        #expect(row[5] as Int64 == 7)
+        let keyRow = try db.read { try Row.fetchOne($0, sql: "SELECT typeof(secret_sha256), length(secret_sha256), typeof(tenant) FROM api_keys")! }
+        #expect(keyRow[0] as String == "blob")
+        #expect(keyRow[1] as Int == 0)
+        #expect(keyRow[2] as String == "text")
+        #expect(try store.job(job.id) == job)
+        // A row SQLite refuses (here by a trigger) fails the whole batch with SQLite's
+        // error, and nothing of it is written.
+        try db.write { try $0.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.id = 1000003 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END") }
+        let other = sampleJob(2)
+        #expect { try store.apply([.job(other), .job(sampleJob(3))]) } throws: { ($0 as? DatabaseError)?.message == "refused by the test" }
+        #expect(try store.job(other.id) == nil)
+        try db.write { try $0.execute(sql: "DROP TRIGGER refuse") }
+        // The statement is usable again after the failure.
+        try store.apply([.job(other)])
+        #expect(try store.job(other.id) == other)
+    }
+
     @Test("a schema written by a newer gantryd is refused, naming it")
     func newerSchema() throws {
         let dir = try StateDir()
