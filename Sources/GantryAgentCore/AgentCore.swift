@@ -53,9 +53,10 @@ public struct AgentCore: Sendable {
     public private(set) var heartbeatIntervalMs: Int64 = 1000
     var lastHeartbeat: Timestamp = .zero
     var heartbeatSeq: UInt64 = 0
-    /// When the coordinator last sent anything, and whether it acknowledges heartbeats (so
-    /// that its silence means something).
+    /// When the coordinator last sent anything, whether it answered the registration, and
+    /// whether it acknowledges heartbeats (so that its silence means something).
     var lastHeard: Timestamp = .zero
+    var registered = false
     var coordinatorAcks = false
 
     public init(nodeID: NodeID, labels: Labels, inventory: Inventory, cost: CostProfile, engines: [EngineStatus], software: String) {
@@ -93,6 +94,7 @@ public struct AgentCore: Sendable {
         self.heartbeatIntervalMs = max(50, heartbeatIntervalMs)
         lastHeartbeat = now
         lastHeard = now
+        registered = false
         coordinatorAcks = false
         var registration = Registration(
             nodeID: nodeID, labels: labels, inventory: inventory, engines: engineStatuses, cost: cost,
@@ -117,10 +119,13 @@ public struct AgentCore: Sendable {
     /// (at least two seconds).
     public var silenceLimitMs: Int64 { max(3 * heartbeatIntervalMs, 2000) }
 
-    /// The coordinator acknowledges heartbeats and has said nothing for `silenceLimitMs`: it
-    /// is paused or cut off (another may lead now). The agent should drop the connection.
+    /// The coordinator acknowledges heartbeats, or has not answered the registration yet
+    /// (every version answers it), and has said nothing for `silenceLimitMs`: it is paused
+    /// or cut off (another may lead now). The agent should drop the connection. (A
+    /// coordinator frozen between the handshake and its answer used to hold the agent
+    /// forever: whether it acks is only known from that answer.)
     public func coordinatorSilent(now: Timestamp) -> Bool {
-        connected && coordinatorAcks && now - lastHeard > silenceLimitMs
+        connected && (coordinatorAcks || !registered) && now - lastHeard > silenceLimitMs
     }
 
     public mutating func heartbeat(stats: HostStats, now: Timestamp) -> [AgentDirective] {
@@ -136,6 +141,7 @@ public struct AgentCore: Sendable {
         lastHeard = now
         switch message {
         case .registered(let r):
+            registered = true
             coordinatorAcks = r.heartbeatAcks
             return r.cancel.flatMap { stop($0, reason: "the coordinator no longer wants this attempt") }
         case .heartbeatAck:

@@ -128,12 +128,16 @@ struct AgentCoreTests {
         #expect(probe(healthy: true, detail: "ok"))
     }
 
-    @Test("an agent asks for heartbeat acks; a coordinator that gives them and then falls silent for three intervals is noticed")
+    @Test("an agent asks for heartbeat acks; a coordinator that gives them, or never answers the registration, and then falls silent for three intervals is noticed")
     func silentCoordinator() {
         var c = core()
         let out = c.connected(heartbeatIntervalMs: 1000, now: now)
         guard case .send(.register(let reg))? = out.first else { Issue.record("no register"); return }
         #expect(reg.heartbeatAcks)
+        // No answer to the registration yet: every coordinator answers it, so its silence
+        // counts whether or not it will ack (it froze between handshake and answer).
+        #expect(!c.coordinatorSilent(now: now + 3000))
+        #expect(c.coordinatorSilent(now: now + 3001))
         // A coordinator that does not ack (an older one): silence means nothing.
         _ = c.received(.registered(Registered(nodeID: NodeID("gpu-1")!, state: .ready)), now: now)
         #expect(!c.coordinatorSilent(now: now + 60_000))
