@@ -10,16 +10,47 @@ struct CoordinatorMetrics {
     private var spend: [NodeID: (total: Int64, idle: Int64, tokens: Int64)] = [:]
     private let queueDepth = Gauge(label: "gantry_queue_depth")
     private let placement = Metrics.Timer(label: "gantry_placement_seconds")
+    /// Handles made once per series and kept: making one looks it up in the backend's
+    /// registry (a lock, the name checked, the labels hashed), eight times per finished job
+    /// when they were made at each use.
+    private var tokenCounters: [TokenSeries: (prompt: Counter, completion: Counter)] = [:]
+    /// A node's spend, energy and cost series, made at first use (a series appears once it
+    /// has something to say).
+    private var nodeSeries: [NodeSeries: AnyObject] = [:]
+
+    private struct TokenSeries: Hashable {
+        var node: NodeID
+        var model: String
+        var tenant: String
+    }
+
+    private struct NodeSeries: Hashable {
+        var node: NodeID
+        var name: String
+    }
+
+    private mutating func handle<H: AnyObject>(_ node: NodeID, _ name: String, make: () -> H) -> H {
+        let key = NodeSeries(node: node, name: name)
+        if let made = nodeSeries[key] as? H { return made }
+        let made = make()
+        nodeSeries[key] = made
+        return made
+    }
 
     mutating func billed(_ e: LedgerEntry) {
-        let node = e.node.rawValue
-        Counter(label: "gantry_tokens_total", dimensions: [("node", node), ("model", e.model), ("tenant", e.tenant), ("kind", "prompt")])
-            .increment(by: e.promptTokens)
-        Counter(label: "gantry_tokens_total", dimensions: [("node", node), ("model", e.model), ("tenant", e.tenant), ("kind", "completion")])
-            .increment(by: e.completionTokens)
+        let key = TokenSeries(node: e.node, model: e.model, tenant: e.tenant)
+        let tokens = tokenCounters[key] ?? {
+            let dims = [("node", e.node.rawValue), ("model", e.model), ("tenant", e.tenant)]
+            let made = (Counter(label: "gantry_tokens_total", dimensions: dims + [("kind", "prompt")]),
+                        Counter(label: "gantry_tokens_total", dimensions: dims + [("kind", "completion")]))
+            tokenCounters[key] = made
+            return made
+        }()
+        tokens.prompt.increment(by: e.promptTokens)
+        tokens.completion.increment(by: e.completionTokens)
         let r = e.receipt
-        addSpend(node: node, depreciation: r.depreciationMicroUSD, energy: r.energyMicroUSD, overhead: r.overheadMicroUSD)
-        addEnergy(node: node, millijoules: r.energyMillijoules, measured: r.energyMeasured)
+        addSpend(node: e.node, depreciation: r.depreciationMicroUSD, energy: r.energyMicroUSD, overhead: r.overheadMicroUSD)
+        addEnergy(node: e.node, millijoules: r.energyMillijoules, measured: r.energyMeasured)
         var t = spend[e.node] ?? (0, 0, 0)
         t.total += r.totalMicroUSD
         t.tokens += Int64(e.promptTokens + e.completionTokens)
@@ -28,9 +59,8 @@ struct CoordinatorMetrics {
     }
 
     mutating func idle(_ i: IdleAccrual) {
-        let node = i.node.rawValue
-        addSpend(node: node, depreciation: i.depreciationMicroUSD, energy: i.energyMicroUSD, overhead: i.overheadMicroUSD)
-        addEnergy(node: node, millijoules: i.energyMillijoules, measured: i.energyMeasured)
+        addSpend(node: i.node, depreciation: i.depreciationMicroUSD, energy: i.energyMicroUSD, overhead: i.overheadMicroUSD)
+        addEnergy(node: i.node, millijoules: i.energyMillijoules, measured: i.energyMeasured)
         var t = spend[i.node] ?? (0, 0, 0)
         t.total += i.totalMicroUSD
         t.idle += i.totalMicroUSD
@@ -38,25 +68,29 @@ struct CoordinatorMetrics {
         updateCostGauges(i.node)
     }
 
-    private func addSpend(node: String, depreciation: Int64, energy: Int64, overhead: Int64) {
+    private mutating func addSpend(node: NodeID, depreciation: Int64, energy: Int64, overhead: Int64) {
         for (component, micro) in [("depreciation", depreciation), ("energy", energy), ("overhead", overhead)] where micro > 0 {
-            FloatingPointCounter(label: "gantry_spend_usd_total", dimensions: [("node", node), ("component", component)])
-                .increment(by: Double(micro) / 1_000_000)
+            handle(node, component) {
+                FloatingPointCounter(label: "gantry_spend_usd_total", dimensions: [("node", node.rawValue), ("component", component)])
+            }.increment(by: Double(micro) / 1_000_000)
         }
     }
 
-    private func addEnergy(node: String, millijoules: Int64, measured: Bool) {
+    private mutating func addEnergy(node: NodeID, millijoules: Int64, measured: Bool) {
         guard millijoules > 0 else { return }
-        FloatingPointCounter(label: "gantry_energy_joules_total", dimensions: [("node", node), ("source", measured ? "measured" : "estimated")])
-            .increment(by: Double(millijoules) / 1000)
+        let source = measured ? "measured" : "estimated"
+        handle(node, source) {
+            FloatingPointCounter(label: "gantry_energy_joules_total", dimensions: [("node", node.rawValue), ("source", source)])
+        }.increment(by: Double(millijoules) / 1000)
     }
 
-    private func updateCostGauges(_ node: NodeID) {
+    private mutating func updateCostGauges(_ node: NodeID) {
         guard let t = spend[node], t.tokens > 0 else { return }
-        Gauge(label: "gantry_cost_per_million_tokens", dimensions: [("node", node.rawValue), ("basis", "allocation")])
-            .record(Double(t.total) / Double(t.tokens))
-        Gauge(label: "gantry_cost_per_million_tokens", dimensions: [("node", node.rawValue), ("basis", "usage")])
-            .record(Double(t.total - t.idle) / Double(t.tokens))
+        for (basis, cost) in [("allocation", t.total), ("usage", t.total - t.idle)] {
+            handle(node, basis) {
+                Gauge(label: "gantry_cost_per_million_tokens", dimensions: [("node", node.rawValue), ("basis", basis)])
+            }.record(Double(cost) / Double(t.tokens))
+        }
     }
 
     /// Point-in-time gauges, refreshed before each scrape.
