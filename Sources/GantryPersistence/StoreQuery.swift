@@ -1,5 +1,4 @@
 public import GantryModel
-import Synchronization
 
 /// A read the core asks the shell to make from the store, off the coordinator's loop:
 /// jobs no longer kept in memory, listings, and reports.
@@ -61,13 +60,4 @@ public protocol CoordinatorStore: Sendable {
     func pruneOutputs(finishedBefore cutoff: Timestamp) async throws -> Int
     /// Drops the history's minutes before `cutoff`; returns how many rows.
     func pruneHistory(before cutoff: Timestamp) async throws -> Int
-}
-
-extension CoordinatorStore {
-    /// Every job `restoreJobs` hands over, in one array.
-    public func restoredJobs(finishedLimit: Int) async throws -> [Job] {
-        let jobs = Mutex<[Job]>([])
-        try await restoreJobs(finishedLimit: finishedLimit) { batch in jobs.withLock { $0 += batch } }
-        return jobs.withLock { $0 }
-    }
 }

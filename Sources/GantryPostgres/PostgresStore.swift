@@ -180,7 +180,7 @@ public final class PostgresStore: CoordinatorStore, Sendable {
 
     public func restoreJobs(finishedLimit: Int, deliver: @Sendable ([Job]) -> Void) async throws {
         for selection in StoreReads.restoreSelections(finishedLimit: finishedLimit) {
-            var batches = StoreReads.Batches(size: 2048)
+            var batches = StoreReads.Batches()
             let (attempts, ledger) = StoreReads.related(of: selection.ids)
             for row in try await rows(attempts) { batches.related.addAttempt(row) }
             for row in try await rows(ledger) { batches.related.addLedger(row) }

@@ -198,18 +198,17 @@ public enum StoreReads {
     public struct Batches {
         public var related = Related()
         private var batch: [Job] = []
-        private let size: Int
+        /// Big enough that handing a batch over costs nothing, small enough that the reader
+        /// and the coordinator work side by side from the start.
+        static let size = 2048
 
-        public init(size: Int) {
-            self.size = size
-            batch.reserveCapacity(size)
-        }
+        public init() { batch.reserveCapacity(Self.size) }
 
         public mutating func add(_ row: some SQLRow, deliver: ([Job]) -> Void) {
             guard var job = StoreReads.job(row) else { return }
             related.complete(&job)
             batch.append(job)
-            if batch.count == size { flush(deliver: deliver) }
+            if batch.count == Self.size { flush(deliver: deliver) }
         }
 
         public mutating func flush(deliver: ([Job]) -> Void) {

@@ -9,7 +9,7 @@ extension Store: CoordinatorStore {
     public var location: String { path }
 
     public func restoreJobs(finishedLimit: Int, deliver: @Sendable ([Job]) -> Void) async throws {
-        try await pool.read { db in try Self.restoreJobs(db, finishedLimit: finishedLimit, batchSize: 2048, deliver: deliver) }
+        try await pool.read { db in try Self.restoreJobs(db, finishedLimit: finishedLimit, deliver: deliver) }
     }
 
     public func answer(_ query: StoreQuery) async throws -> StoreAnswer {

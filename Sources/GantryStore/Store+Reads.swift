@@ -6,9 +6,9 @@ import GRDB
 
 extension Store {
     /// What a restarted coordinator needs before its jobs: every node and API key, and the
-    /// jobs by state.
-    public func restoredState() throws -> RestoredState {
-        try pool.read { db in
+    /// jobs by state. (Counting scans the table: on GRDB's reader, not the caller's thread.)
+    public func restoredState() async throws -> RestoredState {
+        try await pool.read { db in
             let nodes = try db.rows(SQLStatement("SELECT \(StoreReads.nodeColumns) FROM nodes")).compactMap(StoreReads.node)
             var counts: [JobState: Int] = [:]
             for row in try db.rows(SQLStatement(StoreReads.countsByState)) {
@@ -20,12 +20,12 @@ extension Store {
     }
 
     /// Reads the jobs a restart needs (`StoreReads.restoreSelections`) and hands them to
-    /// `deliver` in batches of `batchSize` as they are read. Each selection's attempts and
+    /// `deliver` in batches as they are read. Each selection's attempts and
     /// ledger rows are read first (few: only jobs that were tried have any), so each job
     /// is whole when read and no table of every job is built.
-    static func restoreJobs(_ db: Database, finishedLimit: Int, batchSize: Int, deliver: ([Job]) -> Void) throws {
+    static func restoreJobs(_ db: Database, finishedLimit: Int, deliver: ([Job]) -> Void) throws {
         for selection in StoreReads.restoreSelections(finishedLimit: finishedLimit) {
-            var batches = StoreReads.Batches(size: batchSize)
+            var batches = StoreReads.Batches()
             let (attempts, ledger) = StoreReads.related(of: selection.ids)
             try db.forEachRow(attempts) { batches.related.addAttempt($0) }
             try db.forEachRow(ledger) { batches.related.addLedger($0) }

@@ -83,7 +83,7 @@ struct Migrate: AsyncParsableCommand {
         target.epoch = epoch
         defer { target.epoch = nil }
 
-        let restored = try source.restoredState()
+        let restored = try await source.restoredState()
         var changes: [StoreChange] = restored.nodes.map { .node($0) } + restored.apiKeys.map { .apiKey($0) }
         try await target.apply(changes)
         var copied = 0

@@ -103,7 +103,7 @@ struct BackendTests {
             try await store.apply([.job(queued), .node(node), .job(job), .ledger(entry), .apiKey(key), .apiKey(revoked)])
             try await store.apply([.ledger(entry)])  // a replay
             let restored = try await store.restoredState()
-            #expect(try await store.restoredJobs(finishedLimit: 10) == [job])
+            #expect(try await restoredJobs(store, finishedLimit: 10) == [job])
             #expect(restored.nodes == [node])
             #expect(restored.counts == [.running: 1])
             #expect(restored.apiKeys == [revoked])
@@ -117,11 +117,18 @@ struct BackendTests {
         try await backend.withStore { store in
             try await store.apply((0..<20).map { .job(sampleJob($0, state: $0 < 5 ? .queued : .succeeded)) })
             #expect(try await store.restoredState().counts == [.queued: 5, .succeeded: 15])
-            let jobs = try await store.restoredJobs(finishedLimit: 3)
+            let jobs = try await restoredJobs(store, finishedLimit: 3)
             // The unfinished in id order, then the newest finished ones in id order.
             #expect(jobs.map { $0.id.rawValue } == Array(1_000_000..<1_000_005) + [1_000_017, 1_000_018, 1_000_019])
             #expect(jobs.prefix(5).allSatisfy { $0.state == .queued })
         }
+    }
+
+    /// Every job `restoreJobs` hands over, in one array.
+    func restoredJobs(_ store: any TestStore, finishedLimit: Int) async throws -> [Job] {
+        let jobs = Mutex<[Job]>([])
+        try await store.restoreJobs(finishedLimit: finishedLimit) { batch in jobs.withLock { $0 += batch } }
+        return jobs.withLock { $0 }
     }
 
     @Test("restore hands over whole jobs in batches: attempts and receipts across batch boundaries", arguments: Backend.available)
