@@ -12,11 +12,11 @@ struct CoordinatorMetrics {
     private let placement = Metrics.Timer(label: "gantry_placement_seconds")
     /// Handles made once per series and kept: making one looks it up in the backend's
     /// registry (a lock, the name checked, the labels hashed), eight times per finished job
-    /// when they were made at each use.
+    /// when they were made at each use. A node's series are made at first use, so each
+    /// appears once it has something to say.
     private var tokenCounters: [TokenSeries: (prompt: Counter, completion: Counter)] = [:]
-    /// A node's spend, energy and cost series, made at first use (a series appears once it
-    /// has something to say).
-    private var nodeSeries: [NodeSeries: AnyObject] = [:]
+    private var nodeCounters: [NodeSeries: FloatingPointCounter] = [:]
+    private var nodeGauges: [NodeSeries: Gauge] = [:]
 
     private struct TokenSeries: Hashable {
         var node: NodeID
@@ -24,28 +24,25 @@ struct CoordinatorMetrics {
         var tenant: String
     }
 
+    /// One of a node's spend, energy or cost series, by the value of its second label.
     private struct NodeSeries: Hashable {
         var node: NodeID
         var name: String
     }
 
-    private mutating func handle<H: AnyObject>(_ node: NodeID, _ name: String, make: () -> H) -> H {
-        let key = NodeSeries(node: node, name: name)
-        if let made = nodeSeries[key] as? H { return made }
+    private static func cached<Key, Handle>(_ cache: inout [Key: Handle], _ key: Key, make: () -> Handle) -> Handle {
+        if let made = cache[key] { return made }
         let made = make()
-        nodeSeries[key] = made
+        cache[key] = made
         return made
     }
 
     mutating func billed(_ e: LedgerEntry) {
-        let key = TokenSeries(node: e.node, model: e.model, tenant: e.tenant)
-        let tokens = tokenCounters[key] ?? {
+        let tokens = Self.cached(&tokenCounters, TokenSeries(node: e.node, model: e.model, tenant: e.tenant)) {
             let dims = [("node", e.node.rawValue), ("model", e.model), ("tenant", e.tenant)]
-            let made = (Counter(label: "gantry_tokens_total", dimensions: dims + [("kind", "prompt")]),
-                        Counter(label: "gantry_tokens_total", dimensions: dims + [("kind", "completion")]))
-            tokenCounters[key] = made
-            return made
-        }()
+            return (Counter(label: "gantry_tokens_total", dimensions: dims + [("kind", "prompt")]),
+                    Counter(label: "gantry_tokens_total", dimensions: dims + [("kind", "completion")]))
+        }
         tokens.prompt.increment(by: e.promptTokens)
         tokens.completion.increment(by: e.completionTokens)
         let r = e.receipt
@@ -70,7 +67,7 @@ struct CoordinatorMetrics {
 
     private mutating func addSpend(node: NodeID, depreciation: Int64, energy: Int64, overhead: Int64) {
         for (component, micro) in [("depreciation", depreciation), ("energy", energy), ("overhead", overhead)] where micro > 0 {
-            handle(node, component) {
+            Self.cached(&nodeCounters, NodeSeries(node: node, name: component)) {
                 FloatingPointCounter(label: "gantry_spend_usd_total", dimensions: [("node", node.rawValue), ("component", component)])
             }.increment(by: Double(micro) / 1_000_000)
         }
@@ -79,7 +76,7 @@ struct CoordinatorMetrics {
     private mutating func addEnergy(node: NodeID, millijoules: Int64, measured: Bool) {
         guard millijoules > 0 else { return }
         let source = measured ? "measured" : "estimated"
-        handle(node, source) {
+        Self.cached(&nodeCounters, NodeSeries(node: node, name: source)) {
             FloatingPointCounter(label: "gantry_energy_joules_total", dimensions: [("node", node.rawValue), ("source", source)])
         }.increment(by: Double(millijoules) / 1000)
     }
@@ -87,7 +84,7 @@ struct CoordinatorMetrics {
     private mutating func updateCostGauges(_ node: NodeID) {
         guard let t = spend[node], t.tokens > 0 else { return }
         for (basis, cost) in [("allocation", t.total), ("usage", t.total - t.idle)] {
-            handle(node, basis) {
+            Self.cached(&nodeGauges, NodeSeries(node: node, name: basis)) {
                 Gauge(label: "gantry_cost_per_million_tokens", dimensions: [("node", node.rawValue), ("basis", basis)])
             }.record(Double(cost) / Double(t.tokens))
         }

@@ -41,8 +41,8 @@ public struct JobSpec: Hashable, Sendable {
         var apiKeyID: String?
     }
 
+    /// Out of line; the getters below read their one field from the box, not a copy of all.
     var api: Boxed<APIFields>?
-    // The getters read the one field from the box (not a copy of all of them).
 
     /// A chat job's OpenAI `messages` array, as JSON: the engine applies its own template.
     public var messages: String {

@@ -40,12 +40,12 @@ public enum StoreReads {
     }
 
     /// The attempts and the ledger rows of some jobs (at most 500 ids at a time).
-    public static func attempts(of ids: [Int64]) -> SQLStatement {
+    static func attempts(of ids: [Int64]) -> SQLStatement {
         SQLStatement(
             "SELECT \(attemptColumns) FROM attempts WHERE job_id IN (\(marks(ids.count))) ORDER BY job_id, number", ids.map { .integer($0) })
     }
 
-    public static func ledger(of ids: [Int64]) -> SQLStatement {
+    static func ledger(of ids: [Int64]) -> SQLStatement {
         SQLStatement("SELECT \(ledgerColumns) FROM ledger WHERE job_id IN (\(marks(ids.count)))", ids.map { .integer($0) })
     }
 
