@@ -37,16 +37,18 @@ public final class Store: Sendable {
         config.label = "gantry"
         config.busyMode = .timeout(5)
         config.prepareDatabase { db in
-            // FULL: a commit is on disk before it is acknowledged. WAL: readers never
-            // block the writer.
-            if !db.configuration.readonly {
-                try db.execute(sql: "PRAGMA synchronous = FULL")
-            }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // FULL: a commit is fsynced before it is acknowledged. WAL: readers never block
+            // the writer. Set here, not in prepareDatabase: DatabasePool switches its
+            // writer to WAL after that and sets synchronous = NORMAL as it does, which
+            // fsyncs only at checkpoints (a power loss could take acknowledged commits).
+            if !readOnly {
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            }
         } catch {
             throw StoreError("cannot open the store \(path): \(describe(error))")
         }
@@ -80,6 +82,11 @@ public final class Store: Sendable {
     }
 
     public static var currentSchema: String { Schema.current }
+
+    /// The writer connection's `PRAGMA synchronous` (2: FULL, a sync per commit).
+    func writerSynchronous() throws -> Int {
+        try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
 
     // MARK: writes
 

@@ -3,7 +3,7 @@ import GRDB
 import GantryPersistence
 import GantryRuntime
 import GantryModel
-import GantryStore
+@testable import GantryStore
 import Testing
 
 /// A fresh state directory per test.
@@ -38,6 +38,13 @@ struct StoreTests {
         let again = try Store.open(stateDir: dir.path, minFreeBytes: 0)
         #expect(try again.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
         #expect(try again.check().ok)
+    }
+
+    @Test("the writer fsyncs every commit (synchronous = FULL survives DatabasePool's switch to WAL)")
+    func synchronousFull() throws {
+        let dir = try StateDir()
+        #expect(try Store.open(stateDir: dir.path, minFreeBytes: 0).writerSynchronous() == 2)
+        #expect(try Store.open(stateDir: dir.path, minFreeBytes: 0).writerSynchronous() == 2)
     }
 
     @Test("writes bind every kind of value as itself: empty text is '' (not NULL), empty bytes a blob; a failing row throws")
