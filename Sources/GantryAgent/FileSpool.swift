@@ -7,41 +7,53 @@ import Glibc
 
 /// Results on disk until the coordinator acknowledges them, in `<state_dir>/spool`.
 ///
-/// Each `write` is one group commit: every result in it goes into one file
-/// (`<job>-<attempt>.results`, named after its first result), written under a temporary
-/// name, fsynced, renamed into place, and the directory fsynced, so a result that was sent
-/// survives `kill -9` and power loss. A file is removed once every result in it is
-/// acknowledged. Results are length-prefixed records (4-byte big-endian length, then the
-/// protobuf `JobResult`); a `<job>-<attempt>.result` file holds one bare record (the
-/// format before batching, still read).
+/// The spool is a log of segment files (`SpoolSegment`: `00000000000000000001.seg`, …),
+/// each created at its full size (1 MiB, or what one write needs) filled with zeros, then
+/// fsynced and renamed into place with a directory fsync, once. Each `write` (one group
+/// commit) then puts its results into the current segment with one `pwrite` and one
+/// `fdatasync`, which changes no file metadata: on this project's disk 0.1 ms, against
+/// 0.45 ms for a new file per write with a rename and a directory fsync (the format
+/// before segments, whose `.result`/`.results` files are still read). A result is sent
+/// only once its write is synced, so it survives `kill -9` and power loss.
 ///
-/// After a restart, every result in a file still present is sent again, including any
-/// that were acknowledged before the crash; gantryd refuses those as already finished, and
-/// nothing is counted twice.
+/// An acknowledgement is appended to the current segment when it comes, without a sync:
+/// one lost in a crash only makes the agent send that result again, which gantryd
+/// acknowledges and ignores. A segment is deleted once it is no longer written to and
+/// every result in it is acknowledged. After a restart every result not acknowledged is
+/// sent again, and writing starts a new segment (old ones are never appended to).
 public final class FileSpool: ResultSpool {
     public let directory: String
+    /// The size a new segment is created with (more when one write needs more).
+    let segmentBytes: Int
 
-    /// Which file holds each unacknowledged result, and how many are left in each file.
-    private struct Files {
+    private struct Segment {
+        var fd: Int32
+        var path: String
+        var size: Int
+        var offset: Int
+    }
+
+    private struct State {
+        /// The segment being written, once something was.
+        var current: Segment?
+        /// The number of the next segment.
+        var next: UInt64
+        /// Which file holds each unacknowledged result, and how many are left in each file.
         var fileOf: [AttemptRef: String] = [:]
         var remaining: [String: Int] = [:]
-
-        /// `file` holds `refs` (a load may see a file again: it is counted once).
-        mutating func set(_ refs: [AttemptRef], in file: String) {
-            for ref in refs { fileOf[ref] = file }
-            remaining[file] = refs.count
-        }
+        var damaged: [SpoolDamage] = []
     }
-    private let files = NIOLockedValueBox(Files())
+    private let state: NIOLockedValueBox<State>
 
     /// Opens the spool, creating `<stateDir>/spool`. The state directory itself must exist
     /// and be writable.
-    public init(stateDir: String) throws(SpoolError) {
+    public init(stateDir: String, segmentBytes: Int = 1 << 20) throws(SpoolError) {
         var st = stat()
         guard stat(stateDir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
             throw SpoolError("state directory \(stateDir) does not exist (create it, or set state_dir / --state-dir)")
         }
         directory = stateDir + "/spool"
+        self.segmentBytes = max(4096, segmentBytes)
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw SpoolError("cannot create \(directory): \(String(cString: strerror(errno)))")
         }
@@ -50,28 +62,55 @@ public final class FileSpool: ResultSpool {
         guard fd >= 0 else { throw SpoolError("cannot write in \(directory): \(String(cString: strerror(errno)))") }
         close(fd)
         unlink(probe)
+        let last = try Self.names(in: directory).compactMap(SpoolSegment.number).max() ?? 0
+        state = NIOLockedValueBox(State(next: last + 1))
     }
+
+    deinit {
+        state.withLockedValue { s in
+            if let fd = s.current?.fd { close(fd) }
+        }
+    }
+
+    /// What `load` found damaged, for the log: results after the damage are not sent
+    /// again (gantryd retries their jobs once this agent registers without them).
+    public var damaged: [SpoolDamage] { state.withLockedValue { $0.damaged } }
 
     func path(_ ref: AttemptRef, batch: Bool) -> String { "\(directory)/\(ref.job)-\(ref.attempt).result" + (batch ? "s" : "") }
 
+    /// Every result not acknowledged, from segments and from files of the format before.
+    /// Segments whose results were all acknowledged are deleted.
     public func load() throws -> [AttemptResult] {
-        guard let dir = opendir(directory) else { throw SpoolError("cannot read \(directory): \(String(cString: strerror(errno)))") }
-        defer { closedir(dir) }
-        var results: [AttemptResult] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        var found: [AttemptRef: (result: AttemptResult, file: String)] = [:]
+        var segments: [String] = []
+        var damaged: [SpoolDamage] = []
+        for name in try Self.names(in: directory).sorted() {
+            let file = directory + "/" + name
             if name.hasSuffix(".tmp") {
-                unlink(directory + "/" + name)  // a write that never completed: it was never sent
+                unlink(file)  // a write or a segment that never completed: nothing in it was sent
+                continue
+            }
+            if SpoolSegment.number(name) != nil {
+                guard let bytes = readAll(file) else { continue }
+                segments.append(file)
+                let contents = SpoolSegment.decode(bytes)
+                if let damage = contents.damage {
+                    damaged.append(SpoolDamage(file: file, problem: damage))
+                }
+                for record in contents.records {
+                    switch record {
+                    case .result(let r): found[r.ref] = (r, file)
+                    case .ack(let ref): found[ref] = nil
+                    }
+                }
                 continue
             }
             let batch = name.hasSuffix(".results")
             guard batch || name.hasSuffix(".result") else { continue }
-            let file = directory + "/" + name
             guard let bytes = readAll(file) else { continue }
             do {
-                let found = batch ? try Self.records(bytes).map { try AttemptResult(spoolBytes: $0) } : [try AttemptResult(spoolBytes: bytes)]
-                files.withLockedValue { $0.set(found.map(\.ref), in: file) }
-                results += found
+                let results = batch ? try Self.records(bytes).map { try AttemptResult(spoolBytes: $0) } : [try AttemptResult(spoolBytes: bytes)]
+                for r in results { found[r.ref] = (r, file) }
             } catch {
                 // Keep the evidence, out of the way.
                 rename(file, file + ".corrupt")
@@ -79,50 +118,65 @@ public final class FileSpool: ResultSpool {
                 throw SpoolError("spooled results in \(file) are unreadable (moved to \(file).corrupt): \(why)")
             }
         }
-        return results.sorted { ($0.ref.job, $0.ref.attempt) < ($1.ref.job, $1.ref.attempt) }
+        let emptied: [String] = state.withLockedValue { s in
+            s.damaged = damaged
+            for (ref, entry) in found { s.fileOf[ref] = entry.file }
+            var counts: [String: Int] = [:]
+            for entry in found.values { counts[entry.file, default: 0] += 1 }
+            for (file, count) in counts { s.remaining[file] = count }
+            return segments.filter { counts[$0] == nil && $0 != s.current?.path }
+        }
+        for file in emptied { unlink(file) }
+        return found.values.map(\.result).sorted { ($0.ref.job, $0.ref.attempt) < ($1.ref.job, $1.ref.attempt) }
     }
 
     public func write(_ results: [AttemptResult]) throws {
-        guard let first = results.first else { return }
-        let final = path(first.ref, batch: true)
-        let temp = final + ".tmp"
+        guard !results.isEmpty else { return }
         var bytes: [UInt8] = []
-        for result in results {
-            let record = result.spoolBytes()
-            withUnsafeBytes(of: UInt32(record.count).bigEndian) { bytes += $0 }
-            bytes += record
-        }
-        let fd = open(temp, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SpoolError("cannot create \(temp): \(String(cString: strerror(errno)))") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 {
-                let e = errno
-                close(fd)
-                unlink(temp)
-                throw SpoolError("cannot write \(temp): \(String(cString: strerror(e)))")
+        for result in results { SpoolSegment.encode(.result(result), into: &bytes) }
+        // One writer at a time (the group commit): only `remove` runs beside it, and it
+        // never closes the segment, so the sync can run outside the lock.
+        let (fd, path) = try state.withLockedValue { s -> (Int32, String) in
+            if s.current.map({ $0.offset + bytes.count > $0.size }) ?? true {
+                try rotate(&s, fitting: bytes.count)
             }
-            offset += n
+            let segment = s.current!
+            if let problem = pwriteAll(segment.fd, bytes, at: segment.offset) {
+                close(segment.fd)
+                s.current = nil
+                throw SpoolError("cannot write \(segment.path): \(problem)")
+            }
+            s.current!.offset += bytes.count
+            for result in results { s.fileOf[result.ref] = segment.path }
+            s.remaining[segment.path, default: 0] += results.count
+            return (segment.fd, segment.path)
         }
-        guard fsync(fd) == 0 else {
-            let e = errno
-            close(fd)
-            unlink(temp)
-            throw SpoolError("cannot fsync \(temp): \(String(cString: strerror(e)))")
+        guard fdatasync(fd) == 0 else {
+            let problem = String(cString: strerror(errno))
+            state.withLockedValue { s in
+                // Whatever the disk kept of this segment is unknown: write the next batch elsewhere.
+                if s.current?.fd == fd { try? rotate(&s, fitting: 0, create: false) }
+            }
+            throw SpoolError("cannot fsync \(path): \(problem)")
         }
-        close(fd)
-        guard rename(temp, final) == 0 else { throw SpoolError("cannot rename \(temp): \(String(cString: strerror(errno)))") }
-        syncDirectory()
-        files.withLockedValue { $0.set(results.map(\.ref), in: final) }
     }
 
     public func remove(_ ref: AttemptRef) throws {
-        let emptied: String? = files.withLockedValue { f in
-            guard let file = f.fileOf.removeValue(forKey: ref) else { return nil }
-            f.remaining[file, default: 1] -= 1
-            guard f.remaining[file]! <= 0 else { return nil }
-            f.remaining[file] = nil
+        let emptied: String? = state.withLockedValue { s in
+            guard let file = s.fileOf.removeValue(forKey: ref) else { return nil }
+            s.remaining[file, default: 1] -= 1
+            if let segment = s.current, segment.path == file {
+                // Noted in the segment, unsynced; when it does not fit, the result is only
+                // sent again after a restart, and acknowledged again.
+                var bytes: [UInt8] = []
+                SpoolSegment.encode(.ack(ref), into: &bytes)
+                if segment.offset + bytes.count <= segment.size, pwriteAll(segment.fd, bytes, at: segment.offset) == nil {
+                    s.current!.offset += bytes.count
+                }
+                return nil
+            }
+            guard s.remaining[file]! <= 0 else { return nil }
+            s.remaining[file] = nil
             return file
         }
         guard let file = emptied else { return }
@@ -131,7 +185,63 @@ public final class FileSpool: ResultSpool {
         }
     }
 
-    /// Splits a batch file into its records.
+    /// Every result still unacknowledged in the spool at `stateDir`, read without changing
+    /// anything (tests look into a running agent's spool this way).
+    public static func unacknowledged(stateDir: String) throws -> [AttemptResult] {
+        let directory = stateDir + "/spool"
+        var found: [AttemptRef: AttemptResult] = [:]
+        for name in try names(in: directory).sorted() where SpoolSegment.number(name) != nil {
+            guard let bytes = readAll(directory + "/" + name) else { continue }
+            for record in SpoolSegment.decode(bytes).records {
+                switch record {
+                case .result(let r): found[r.ref] = r
+                case .ack(let ref): found[ref] = nil
+                }
+            }
+        }
+        return Array(found.values)
+    }
+
+    /// Ends the current segment (deleting it if nothing in it awaits an acknowledgement)
+    /// and, unless `create` is false, starts the next one with room for `fitting` bytes.
+    private func rotate(_ s: inout State, fitting: Int, create: Bool = true) throws(SpoolError) {
+        if let old = s.current {
+            close(old.fd)
+            s.current = nil
+            if s.remaining[old.path, default: 0] <= 0 {
+                s.remaining[old.path] = nil
+                unlink(old.path)
+            }
+        }
+        guard create else { return }
+        let path = directory + "/" + SpoolSegment.name(s.next)
+        s.next += 1
+        let size = max(segmentBytes, (SpoolSegment.header.count + fitting + 4095) / 4096 * 4096)
+        let temp = path + ".tmp"
+        let fd = open(temp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SpoolError("cannot create \(temp): \(String(cString: strerror(errno)))") }
+        // Written out, not fallocated: a write into an unwritten extent changes metadata,
+        // and a sync would then commit the journal too.
+        let zeros = [UInt8](repeating: 0, count: 64 << 10)
+        var problem = pwriteAll(fd, SpoolSegment.header, at: 0)
+        var offset = SpoolSegment.header.count
+        while problem == nil, offset < size {
+            let n = min(zeros.count, size - offset)
+            problem = pwriteAll(fd, zeros.prefix(n), at: offset)
+            offset += n
+        }
+        if problem == nil, fsync(fd) != 0 { problem = "fsync: " + String(cString: strerror(errno)) }
+        if problem == nil, rename(temp, path) != 0 { problem = "rename: " + String(cString: strerror(errno)) }
+        if let problem {
+            close(fd)
+            unlink(temp)
+            throw SpoolError("cannot create the spool segment \(path): \(problem)")
+        }
+        syncDirectory()
+        s.current = Segment(fd: fd, path: path, size: size, offset: SpoolSegment.header.count)
+    }
+
+    /// Splits a batch file of the format before segments into its records.
     static func records(_ bytes: [UInt8]) throws(SpoolError) -> [[UInt8]] {
         var out: [[UInt8]] = []
         var i = 0
@@ -146,6 +256,17 @@ public final class FileSpool: ResultSpool {
         return out
     }
 
+    private static func names(in directory: String) throws(SpoolError) -> [String] {
+        guard let dir = opendir(directory) else { throw SpoolError("cannot read \(directory): \(String(cString: strerror(errno)))") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     private func syncDirectory() {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
@@ -153,7 +274,9 @@ public final class FileSpool: ResultSpool {
         close(fd)
     }
 
-    private func readAll(_ file: String) -> [UInt8]? {
+    private func readAll(_ file: String) -> [UInt8]? { Self.readAll(file) }
+
+    private static func readAll(_ file: String) -> [UInt8]? {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -166,6 +289,27 @@ public final class FileSpool: ResultSpool {
         }
         return out
     }
+}
+
+/// Writes all of `bytes` at `offset`; nil, or what went wrong.
+private func pwriteAll<C: Collection>(_ fd: Int32, _ bytes: C, at offset: Int) -> String? where C.Element == UInt8 {
+    let array = Array(bytes)
+    var done = 0
+    while done < array.count {
+        let n = array.withUnsafeBytes { Glibc.pwrite(fd, $0.baseAddress! + done, array.count - done, off_t(offset + done)) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return String(cString: strerror(errno))
+        }
+        done += n
+    }
+    return nil
+}
+
+/// A spool segment with an unreadable record followed by more data.
+public struct SpoolDamage: Hashable, Sendable {
+    public var file: String
+    public var problem: String
 }
 
 public struct SpoolError: Error, Hashable, Sendable, CustomStringConvertible {

@@ -103,6 +103,11 @@ struct GantryAgentCommand: AsyncParsableCommand {
         } catch let error as SpoolError {
             throw CommandFailure("\(error)")
         }
+        for damage in spool.damaged {
+            logger.warning("a spool segment is damaged; results after the damage are not sent again (gantryd retries those jobs)", metadata: [
+                "spool.segment": "\(damage.file)", "error": "\(damage.problem)",
+            ])
+        }
         let spooled = await agent.spooledCount
         if spooled > 0 {
             logger.notice("results in the spool will be re-sent until acknowledged", metadata: ["spool": "\(spool.directory)", "results": "\(spooled)"])

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GantryAgent
 import GantryConfig
 import GantryControl
 import GantryModel
@@ -207,18 +208,9 @@ struct CrashTests {
     }
 }
 
-/// Results in an agent's spool: its `.results` files hold length-prefixed records.
+/// Results in an agent's spool (`spool` is `<state_dir>/spool`) not yet acknowledged.
 func spooledResults(_ spool: String) throws -> Int {
-    var count = 0
-    for name in try FileManager.default.contentsOfDirectory(atPath: spool) where name.hasSuffix(".results") {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: spool + "/" + name)))
-        var i = 0
-        while i + 4 <= bytes.count {
-            i += 4 + bytes[i..<i + 4].reduce(0) { $0 << 8 | Int($1) }
-            count += 1
-        }
-    }
-    return count
+    try FileSpool.unacknowledged(stateDir: String(spool.dropLast("/spool".count))).count
 }
 
 /// Ids the coordinator acknowledged, with the tokens each asked for.
