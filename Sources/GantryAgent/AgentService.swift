@@ -5,6 +5,7 @@ import GantryModel
 import GantryNet
 import GantryWire
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Keeps the agent connected: connect, handshake, serve until the connection drops,
@@ -152,15 +153,21 @@ public struct AgentService: Service {
             // Written on the channel's event loop, with no writer task: one hop less for
             // every accept and result.
             let outbox = Outbox(channel: channel)
-            try await channel.pipeline.addHandler(OutboxWritability(outbox: outbox), position: .first)
+            try await channel.pipeline.addHandler(OutboxWritabilityHandler(outbox: outbox), position: .first)
             await agent.connected(outbox: outbox, welcome: welcome, coordinator: coordinator)
+            let silence = NIOLockedValueBox<GantryError?>(nil)
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
                     while !Task.isCancelled {
                         try await Task.sleep(for: .milliseconds(max(50, await agent.heartbeatIntervalMs / 4)))
                         await agent.heartbeat()
                         if let silent = await agent.coordinatorSilence() {
-                            throw GantryError(.unavailable, "the coordinator has not answered for \(silent) ms (paused, or cut off); looking for the leader again")
+                            let error = GantryError(.unavailable, "the coordinator has not answered for \(silent) ms (paused, or cut off); looking for the leader again")
+                            silence.withLockedValue { $0 = error }
+                            // The group's cancellation does not reach the reader below;
+                            // closing the connection ends it.
+                            channel.close(promise: nil)
+                            throw error
                         }
                     }
                 }
@@ -169,21 +176,8 @@ public struct AgentService: Service {
                     guard case .frame(let frame) = item else { continue }
                     await agent.received(try WireEnvelope(frame: frame))
                 }
-                throw GantryError(.unavailable, "the coordinator closed the connection")
+                throw silence.withLockedValue { $0 } ?? GantryError(.unavailable, "the coordinator closed the connection")
             }
         }
-    }
-}
-
-/// Writes what an agent's outbox held back once the coordinator reads again.
-final class OutboxWritability: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
-    let outbox: Outbox
-
-    init(outbox: Outbox) { self.outbox = outbox }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { outbox.writable() }
-        context.fireChannelWritabilityChanged()
     }
 }

@@ -208,3 +208,17 @@ public func writeLoop(outbox: Outbox, outbound: NIOAsyncChannelOutboundWriter<By
     }
 }
 
+
+/// For an outbox written on the event loop (`init(channel:)`) in a pipeline that has no
+/// handler of its own to tell it: writes what was held back once the peer reads again.
+public final class OutboxWritabilityHandler: ChannelInboundHandler, Sendable {
+    public typealias InboundIn = NIOAny
+    let outbox: Outbox
+
+    public init(outbox: Outbox) { self.outbox = outbox }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { outbox.writable() }
+        context.fireChannelWritabilityChanged()
+    }
+}
