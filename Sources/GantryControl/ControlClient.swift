@@ -76,30 +76,35 @@ public final class ControlClient: Sendable {
         _ body: @escaping @Sendable (ControlClient) async throws -> R
     ) async throws -> R {
         let handshake = ClientHandshake(role: .admin, token: token, software: "gantryctl/\(GantryVersion.current)")
+        let tap = FrameTap()
         let connection = try await GantryClient.connect(
-            host: address.host, port: address.port, handshake: handshake, timeout: .milliseconds(timeoutMs), tls: tls)
+            host: address.host, port: address.port, handshake: handshake, timeout: .milliseconds(timeoutMs), tls: tls, tap: tap)
         let channel = connection.channel
-        return try await connection.executeThenClose { inbound, outbound in
+        return try await connection.executeThenClose { inbound, _ in
             var iterator = inbound.makeAsyncIterator()
             let welcome = try await GantryClient.awaitWelcome(&iterator)
-            let outbox = Outbox()
+            // Requests are written on the event loop and answers dispatched there: no task
+            // to wake either way.
+            let outbox = Outbox(channel: channel)
+            try await channel.pipeline.addHandler(OutboxWritabilityHandler(outbox: outbox), position: .first)
             let client = ControlClient(outbox: outbox, welcome: welcome)
-            // The reader runs here (the iterator cannot leave this task); `body` runs in a
-            // child task and closes the connection when it is done, which ends the reader.
-            return try await withThrowingTaskGroup(of: R?.self) { group in
-                group.addTask {
-                    await writeLoop(outbox: outbox, outbound: outbound, channel: channel)
-                    return nil
+            tap.start(on: channel) { frame in
+                do {
+                    client.dispatch(try WireEnvelope(frame: frame))
+                } catch {
+                    client.fail(error)
+                    channel.close(promise: nil)
                 }
+            }
+            // `body` runs in a child task and closes the connection when it is done; this
+            // task waits for the connection to end (the stream carries no frames now).
+            return try await withThrowingTaskGroup(of: R?.self) { group in
                 group.addTask {
                     defer { outbox.close(with: WireEnvelope(.goodbye("done"))) }
                     return try await body(client)
                 }
                 do {
-                    while let item = try await iterator.next() {
-                        guard case .frame(let frame) = item else { continue }
-                        client.dispatch(try WireEnvelope(frame: frame))
-                    }
+                    while try await iterator.next() != nil {}
                     client.fail(GantryError(.unavailable, "gantryd closed the connection"))
                 } catch {
                     client.fail(error)

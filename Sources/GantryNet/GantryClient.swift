@@ -8,8 +8,6 @@ public import NIOSSL
 public enum GantryClient {
     public typealias Connection = NIOAsyncChannel<ClientInbound, ByteBuffer>
 
-    /// Connects and starts the handshake. The first inbound element is `.established`
-    /// (or the stream throws the server's Reject as a `GantryError`).
     /// TLS for a connection: the context and the name to verify the server as.
     public struct TLS: Sendable {
         public var context: NIOSSLContext
@@ -21,9 +19,13 @@ public enum GantryClient {
         }
     }
 
+    /// Connects and starts the handshake. The first inbound element is `.established`
+    /// (or the stream throws the server's Reject as a `GantryError`). With a `tap`, frames
+    /// after the handshake go to it rather than to the stream (see `FrameTap`).
     public static func connect(
         host: String, port: Int, handshake: ClientHandshake, maxFrameBytes: Int = defaultMaxFrameBytes,
-        timeout: TimeAmount = .seconds(5), tls: TLS? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        timeout: TimeAmount = .seconds(5), tls: TLS? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        tap: FrameTap? = nil
     ) async throws -> Connection {
         do {
             return try await ClientBootstrap(group: group)
@@ -37,6 +39,7 @@ public enum GantryClient {
                         }
                         try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: maxFrameBytes)
                         try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(handshake: handshake, timeout: timeout))
+                        if let tap { try channel.pipeline.syncOperations.addHandler(tap) }
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
