@@ -81,30 +81,15 @@ public final class FileSpool: ResultSpool {
     /// Every result not acknowledged, from segments and from files of the format before.
     /// Segments whose results were all acknowledged are deleted.
     public func load() throws -> [AttemptResult] {
-        var found: [AttemptRef: (result: AttemptResult, file: String)] = [:]
-        var segments: [String] = []
-        var damaged: [SpoolDamage] = []
-        for name in try Self.names(in: directory).sorted() {
+        let names = try Self.names(in: directory).sorted()
+        for name in names where name.hasSuffix(".tmp") {
+            unlink(directory + "/" + name)  // a write or a segment that never completed: nothing in it was sent
+        }
+        let read = Self.readSegments(in: directory, names: names)
+        var found = read.found
+        // Files of the format before segments: one per result, or one per group commit.
+        for name in names {
             let file = directory + "/" + name
-            if name.hasSuffix(".tmp") {
-                unlink(file)  // a write or a segment that never completed: nothing in it was sent
-                continue
-            }
-            if SpoolSegment.number(name) != nil {
-                guard let bytes = readAll(file) else { continue }
-                segments.append(file)
-                let contents = SpoolSegment.decode(bytes)
-                if let damage = contents.damage {
-                    damaged.append(SpoolDamage(file: file, problem: damage))
-                }
-                for record in contents.records {
-                    switch record {
-                    case .result(let r): found[r.ref] = (r, file)
-                    case .ack(let ref): found[ref] = nil
-                    }
-                }
-                continue
-            }
             let batch = name.hasSuffix(".results")
             guard batch || name.hasSuffix(".result") else { continue }
             guard let bytes = readAll(file) else { continue }
@@ -119,12 +104,12 @@ public final class FileSpool: ResultSpool {
             }
         }
         let emptied: [String] = state.withLockedValue { s in
-            s.damaged = damaged
+            s.damaged = read.damaged
             for (ref, entry) in found { s.fileOf[ref] = entry.file }
             var counts: [String: Int] = [:]
             for entry in found.values { counts[entry.file, default: 0] += 1 }
             for (file, count) in counts { s.remaining[file] = count }
-            return segments.filter { counts[$0] == nil && $0 != s.current?.path }
+            return read.files.filter { counts[$0] == nil && $0 != s.current?.path }
         }
         for file in emptied { unlink(file) }
         return found.values.map(\.result).sorted { ($0.ref.job, $0.ref.attempt) < ($1.ref.job, $1.ref.attempt) }
@@ -189,17 +174,31 @@ public final class FileSpool: ResultSpool {
     /// anything (tests look into a running agent's spool this way).
     public static func unacknowledged(stateDir: String) throws -> [AttemptResult] {
         let directory = stateDir + "/spool"
-        var found: [AttemptRef: AttemptResult] = [:]
-        for name in try names(in: directory).sorted() where SpoolSegment.number(name) != nil {
-            guard let bytes = readAll(directory + "/" + name) else { continue }
-            for record in SpoolSegment.decode(bytes).records {
+        return readSegments(in: directory, names: try names(in: directory).sorted()).found.values.map(\.result)
+    }
+
+    /// The segments among `names` (sorted), read in order: each result not acknowledged
+    /// after it, with its file; the segment files; the damage found.
+    private static func readSegments(in directory: String, names: [String])
+        -> (found: [AttemptRef: (result: AttemptResult, file: String)], files: [String], damaged: [SpoolDamage])
+    {
+        var found: [AttemptRef: (result: AttemptResult, file: String)] = [:]
+        var files: [String] = []
+        var damaged: [SpoolDamage] = []
+        for name in names where SpoolSegment.number(name) != nil {
+            let file = directory + "/" + name
+            guard let bytes = readAll(file) else { continue }
+            files.append(file)
+            let contents = SpoolSegment.decode(bytes)
+            if let damage = contents.damage { damaged.append(SpoolDamage(file: file, problem: damage)) }
+            for record in contents.records {
                 switch record {
-                case .result(let r): found[r.ref] = r
+                case .result(let r): found[r.ref] = (r, file)
                 case .ack(let ref): found[ref] = nil
                 }
             }
         }
-        return Array(found.values)
+        return (found, files, damaged)
     }
 
     /// Ends the current segment (deleting it if nothing in it awaits an acknowledgement)
