@@ -235,6 +235,22 @@ public struct CoordinatorConfig: Hashable, Sendable {
             "server", "api", "auth", "heartbeat", "jobs", "placement", "telemetry", "store", "ha", "history", "dashboard", "tls", "limits", "log", "cost_override",
         ])
     }
+
+    /// The listeners gantryd binds need ports of their own (port 0, any free port, never
+    /// clashes). `inherited` names those systemd handed over (`gantry`, `http`, `api`):
+    /// their configured addresses are not used.
+    public func checkListeners(inherited: Set<String> = []) throws(ConfigError) {
+        let named = [("server.listen", listen, "gantry"), ("server.http", http, "http"), ("api.listen", apiListen, "api")]
+            .filter { !inherited.contains($0.2) }
+        let wildcard: Set<String> = ["0.0.0.0", "::", "[::]", ""]
+        for (i, a) in named.enumerated() {
+            for b in named[(i + 1)...] where a.1.port != 0 && a.1.port == b.1.port {
+                if a.1.host == b.1.host || wildcard.contains(a.1.host) || wildcard.contains(b.1.host) {
+                    throw ConfigError("\(a.0) (\(a.1)) and \(b.0) (\(b.1)) would listen on the same port: give each its own")
+                }
+            }
+        }
+    }
 }
 
 public enum LogLevelName {

@@ -158,6 +158,11 @@ struct Serving: Sendable {
         if !inherited.isEmpty {
             logger.info("socket-activated", metadata: ["sockets": "\(inherited.keys.sorted().joined(separator: ","))"])
         }
+        do {
+            try settings.checkListeners(inherited: Set(inherited.keys))
+        } catch {
+            throw CommandFailure(error.message)
+        }
         let sessions = DashboardSessions(
             admin: options.credentials.admin, readOnly: options.credentials.readOnly, ttlMs: settings.sessionTtlMs)
         let services = CoordinatorServices(

@@ -62,6 +62,19 @@ struct ConfigTests {
         }
     }
 
+    @Test("listeners that would share a port are refused, naming both; port 0, other addresses and sockets systemd hands over do not clash")
+    func listeners() throws {
+        let same = try CoordinatorConfig(toml: "[server]\nlisten = \"127.0.0.1:9000\"\n[api]\nlisten = \"127.0.0.1:9000\"", file: "g.toml")
+        #expect(throws: ConfigError("server.listen (127.0.0.1:9000) and api.listen (127.0.0.1:9000) would listen on the same port: give each its own")) {
+            try same.checkListeners()
+        }
+        let wildcard = try CoordinatorConfig(toml: "[server]\nhttp = \"0.0.0.0:7420\"", file: "g.toml")
+        #expect(throws: ConfigError.self) { try wildcard.checkListeners() }
+        try same.checkListeners(inherited: ["api"])
+        try CoordinatorConfig(toml: "[server]\nlisten = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[api]\nlisten = \"127.0.0.1:0\"", file: "g.toml").checkListeners()
+        try CoordinatorConfig(toml: "[server]\nlisten = \"127.0.0.1:9000\"\nhttp = \"127.0.0.2:9000\"", file: "g.toml").checkListeners()
+    }
+
     @Test("the shipped example configs (systemd/*.toml.example) parse")
     func shippedExamples() throws {
         let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
