@@ -92,7 +92,7 @@ public final class FileSpool: ResultSpool {
             let file = directory + "/" + name
             let batch = name.hasSuffix(".results")
             guard batch || name.hasSuffix(".result") else { continue }
-            guard let bytes = readAll(file) else { continue }
+            guard let bytes = Self.readAll(file) else { continue }
             do {
                 let results = batch ? try Self.records(bytes).map { try AttemptResult(spoolBytes: $0) } : [try AttemptResult(spoolBytes: bytes)]
                 for r in results { found[r.ref] = (r, file) }
@@ -272,8 +272,6 @@ public final class FileSpool: ResultSpool {
         fsync(fd)
         close(fd)
     }
-
-    private func readAll(_ file: String) -> [UInt8]? { Self.readAll(file) }
 
     private static func readAll(_ file: String) -> [UInt8]? {
         let fd = open(file, O_RDONLY | O_CLOEXEC)

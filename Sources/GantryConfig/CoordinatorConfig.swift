@@ -240,13 +240,17 @@ public struct CoordinatorConfig: Hashable, Sendable {
     /// clashes). `inherited` names those systemd handed over (`gantry`, `http`, `api`):
     /// their configured addresses are not used.
     public func checkListeners(inherited: Set<String> = []) throws(ConfigError) {
-        let named = [("server.listen", listen, "gantry"), ("server.http", http, "http"), ("api.listen", apiListen, "api")]
-            .filter { !inherited.contains($0.2) }
+        let bound = [
+            (key: "server.listen", address: listen, socket: "gantry"),
+            (key: "server.http", address: http, socket: "http"),
+            (key: "api.listen", address: apiListen, socket: "api"),
+        ].filter { !inherited.contains($0.socket) }
         let wildcard: Set<String> = ["0.0.0.0", "::", "[::]", ""]
-        for (i, a) in named.enumerated() {
-            for b in named[(i + 1)...] where a.1.port != 0 && a.1.port == b.1.port {
-                if a.1.host == b.1.host || wildcard.contains(a.1.host) || wildcard.contains(b.1.host) {
-                    throw ConfigError("\(a.0) (\(a.1)) and \(b.0) (\(b.1)) would listen on the same port: give each its own")
+        for (i, a) in bound.enumerated() {
+            for b in bound[(i + 1)...] where a.address.port != 0 && a.address.port == b.address.port {
+                let hosts = [a.address.host, b.address.host]
+                if hosts[0] == hosts[1] || hosts.contains(where: wildcard.contains) {
+                    throw ConfigError("\(a.key) (\(a.address)) and \(b.key) (\(b.address)) would listen on the same port: give each its own")
                 }
             }
         }

@@ -102,6 +102,13 @@ struct Serve: AsyncParsableCommand {
             return
         }
 
+        // Before the store is opened: listeners that would clash are a config mistake.
+        do {
+            try settings.checkListeners(inherited: Set(SocketActivation.listeners().keys))
+        } catch {
+            throw CommandFailure(error.message)
+        }
+
         let levelControl = LogLevelControl(level)
         format.bootstrap(identifier: "gantryd", level: levelControl)
         let logger = Logger(label: "gantryd")
@@ -157,11 +164,6 @@ struct Serving: Sendable {
         let inherited = SocketActivation.listeners()
         if !inherited.isEmpty {
             logger.info("socket-activated", metadata: ["sockets": "\(inherited.keys.sorted().joined(separator: ","))"])
-        }
-        do {
-            try settings.checkListeners(inherited: Set(inherited.keys))
-        } catch {
-            throw CommandFailure(error.message)
         }
         let sessions = DashboardSessions(
             admin: options.credentials.admin, readOnly: options.credentials.readOnly, ttlMs: settings.sessionTtlMs)
