@@ -63,7 +63,12 @@ struct Load: AsyncParsableCommand {
                 group.addTask {
                     try await ControlClient.withConnection(to: address, token: token, timeoutMs: 10_000) { client in
                         if rate > 0 {
-                            try await Self.paced(client, count: count, rate: rate / Double(connections), spec: spec, recorder: recorder)
+                            // Connection c sends the jobs numbered c, c + connections, … of one
+                            // schedule, so the jobs leave evenly spaced rather than `connections`
+                            // at a time.
+                            let slot = Duration.nanoseconds(Int64(1e9 / rate))
+                            try await Self.paced(
+                                client, count: count, first: started + slot * c, interval: slot * connections, spec: spec, recorder: recorder)
                         } else {
                             try await Self.flood(client, count: count, batch: batch, sample: sample, spec: spec, recorder: recorder)
                         }
@@ -128,10 +133,12 @@ struct Load: AsyncParsableCommand {
         }
     }
 
-    /// A fixed rate: one job at a time, each watched.
-    static func paced(_ client: ControlClient, count: Int, rate: Double, spec: JobSpec, recorder: Recorder) async throws {
-        let interval = Duration.nanoseconds(Int64(1e9 / rate))
-        var next = ContinuousClock.now
+    /// A fixed rate: one job at a time, each watched, the first at `first` and then one
+    /// every `interval`.
+    static func paced(
+        _ client: ControlClient, count: Int, first: ContinuousClock.Instant, interval: Duration, spec: JobSpec, recorder: Recorder
+    ) async throws {
+        var next = first
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<count {
                 next += interval
