@@ -133,8 +133,7 @@ struct Load: AsyncParsableCommand {
         }
     }
 
-    /// A fixed rate: one job at a time, each watched, the first at `first` and then one
-    /// every `interval`.
+    /// A fixed rate: one watched job every `interval` after `first`.
     static func paced(
         _ client: ControlClient, count: Int, first: ContinuousClock.Instant, interval: Duration, spec: JobSpec, recorder: Recorder
     ) async throws {
