@@ -62,6 +62,18 @@ struct FrontDoorTests {
             } else {
                 Issue.record("no cancelled job in \(factsLine)")
             }
+            // Priorities: every high request was assigned before any low one, though the low
+            // ones were queued first (by gantryd's own attempt history, whose fixed-width RFC 3339
+            // times in UTC compare as strings).
+            let priorityJobs = facts["priority_jobs"] as? [String: String] ?? [:]
+            var assigned: [String: String] = [:]
+            for (name, job) in priorityJobs {
+                let history = try await cluster.ctlJSON(["jobs", "get", job])["attempt_history"] as? [[String: Any]]
+                assigned[name] = history?.first?["assigned_at"] as? String
+            }
+            let highs = assigned.filter { $0.key.hasPrefix("high") }.values, lows = assigned.filter { $0.key.hasPrefix("low") }.values
+            #expect(highs.count == 4 && lows.count == 4 && (highs.max() ?? "~") <= (lows.min() ?? ""),
+                    "the higher priority is served first (queued later, assigned earlier): \(assigned.sorted { $0.value < $1.value })")
             // Per tenant, in the report: every key's tenant.
             let report = try await cluster.ctlJSON(["report", "--by", "tenant"])
             let keys = Set((report["rows"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String })
