@@ -339,6 +339,9 @@ extension Coordinator {
     /// Graceful shutdown: every peer gets a Goodbye and its connection closes.
     func shutdownSessions(reason: String) {
         goodbye = reason
+        // The store writer stops after this (it is the last service to stop): hand it
+        // what the core holds back, attempts' starts.
+        execute(core.flushPending(now: WallClock.now()))
         for session in sessions.values {
             session.outbox.close(with: WireEnvelope(.goodbye(reason)))
         }

@@ -70,6 +70,7 @@ extension CoordinatorCore {
             // From the store, once everything decided so far is in it; one job more than
             // the page holds, to tell whether more follow.
             filter.limit = min(filter.limit > 0 ? filter.limit : 100, Paging.maxItems) + 1
+            flushStarts()
             return (nil, [durable(.query(session, requestID: requestID, .jobs(filter)))])
         case .getJob(let id):
             if let record = jobs[id] { return (.success(.job(record.job)), []) }

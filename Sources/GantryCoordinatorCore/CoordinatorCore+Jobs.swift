@@ -57,6 +57,13 @@ extension CoordinatorCore {
 
     mutating func accept(_ ref: AttemptRef, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
         guard isCurrent(ref, on: id) else { return stale(ref, from: id, session: session, what: "accept") }
+        guard jobs[ref.job]!.job.attempts.last!.state == .assigned else { return [] }
+        return start(ref, on: id, now: now) + notifyWatchers(ref.job)
+    }
+
+    /// A current attempt's start (assigned → running): by the agent's accept, its first
+    /// progress, or its registration saying it runs one the store left assigned.
+    mutating func start(_ ref: AttemptRef, on id: NodeID, now: Timestamp) -> [CoordinatorDirective] {
         var record = jobs[ref.job]!
         let i = record.job.attempts.count - 1
         guard record.job.attempts[i].state == .assigned else { return [] }
@@ -66,8 +73,7 @@ extension CoordinatorCore {
         if record.job.startedAt == nil { record.job.startedAt = now }
         jobs[ref.job] = record
         nodes[id]?.meter.hold(ref, now: now)
-        markDirty(ref.job)
-        return notifyWatchers(ref.job)
+        return markStarted(ref.job, now: now)
     }
 
     mutating func reject(_ ref: AttemptRef, reason: String, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
@@ -77,22 +83,15 @@ extension CoordinatorCore {
 
     mutating func progress(_ p: JobProgress, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
         guard isCurrent(p.ref, on: id) else { return stale(p.ref, from: id, session: session, what: "progress") }
+        let started = start(p.ref, on: id, now: now)
         var record = jobs[p.ref.job]!
-        let i = record.job.attempts.count - 1
-        if record.job.attempts[i].state == .assigned {
-            record.job.attempts[i].state = .running
-            record.job.attempts[i].startedAt = now
-            if record.job.state != .cancelled { setState(&record, .running) }
-            if record.job.startedAt == nil { record.job.startedAt = now }
-            nodes[id]?.meter.hold(p.ref, now: now)
-        }
         let room = settings.maxOutputBytes - record.job.output.utf8.count
         let delta = room <= 0 ? "" : truncateUTF8(p.outputDelta, to: room)
         record.job.output += delta
         record.job.usage.completionTokens = max(record.job.usage.completionTokens, p.completionTokens)
         if record.job.firstTokenAt == nil, let t = p.firstTokenAt { record.job.firstTokenAt = t }
         jobs[p.ref.job] = record
-        return notifyWatchers(p.ref.job, delta: delta)
+        return started + notifyWatchers(p.ref.job, delta: delta)
     }
 
     /// An attempt's result. Applied at most once per (job, attempt); always acked, so the

@@ -63,6 +63,9 @@ extension CoordinatorCore {
             if isCurrent(ref, on: id) {
                 nodes[id]!.hold(ref, engine: jobs[ref.job]?.job.currentAttempt?.engine ?? "")
                 nodes[id]!.meter.hold(ref, now: now)
+                // Left assigned by a restart before its start was written: it runs (and
+                // must not be taken back as never accepted).
+                out += start(ref, on: id, now: now)
             } else {
                 cancel.append(ref)
             }
@@ -138,14 +141,15 @@ extension CoordinatorCore {
         out += expireAssignments(now: now)
         out += schedule(now: now)
         flushIdle(now: now, olderThanMs: settings.idleFlushMs)
+        if let due = startsDue, due <= now { flushStarts() }
         if let next = nextDeadline() { out.append(.wakeUp(at: next)) }
         return withPersistence(out)
     }
 
     /// The earliest time `tick` has something to do: a node's heartbeat ttl running out,
-    /// an assignment's accept timeout, a node's idle cost to flush.
+    /// an assignment's accept timeout, a node's idle cost to flush, starts to write.
     func nextDeadline() -> Timestamp? {
-        var next: Timestamp?
+        var next: Timestamp? = startsDue
         func consider(_ t: Timestamp) { next = next.map { min($0, t) } ?? t }
         for node in nodes.values {
             consider(node.lastIdleFlush + settings.idleFlushMs)

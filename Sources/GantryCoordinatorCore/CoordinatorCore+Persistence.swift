@@ -11,6 +11,31 @@ extension CoordinatorCore {
         dirtyNodes.insert(id)
     }
 
+    /// Records that a job's attempt started: written within `startFlushMs`, or with the
+    /// job's next change. Returns the wake-up to ask for when this opens a new window.
+    mutating func markStarted(_ id: JobID, now: Timestamp) -> [CoordinatorDirective] {
+        startedJobs.insert(id)
+        guard startsDue == nil else { return [] }
+        let due = now + settings.startFlushMs
+        startsDue = due
+        return [.wakeUp(at: due)]
+    }
+
+    /// Hands every recorded start to the store now (at `startsDue`, before a listing read
+    /// from the store, and at shutdown).
+    mutating func flushStarts() {
+        dirtyJobs.formUnion(startedJobs)
+        startedJobs.removeAll(keepingCapacity: true)
+        startsDue = nil
+    }
+
+    /// Graceful shutdown: what is recorded but not yet handed to the store, as `.persist`
+    /// directives, so that the store is complete when the writer stops.
+    public mutating func flushPending(now: Timestamp) -> [CoordinatorDirective] {
+        flushStarts()
+        return withPersistence([])
+    }
+
     mutating func appendLedger(_ entry: LedgerEntry) {
         pendingNotices.append(.billed(entry))
         pendingLedger.append(entry)
@@ -35,7 +60,9 @@ extension CoordinatorCore {
         }
         for id in dirtyJobs.sorted() {
             if let record = jobs[id] { all.append(.persist(.job(record.job))) }
+            if !startedJobs.isEmpty { startedJobs.remove(id) }
         }
+        if startedJobs.isEmpty { startsDue = nil }
         for entry in pendingLedger { all.append(.persist(.ledger(entry))) }
         for idle in pendingIdle { all.append(.persist(.idle(idle))) }
         for key in pendingKeys { all.append(.persist(.apiKey(key))) }

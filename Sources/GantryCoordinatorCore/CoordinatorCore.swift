@@ -49,6 +49,10 @@ public struct CoordinatorCore: Sendable {
     /// Changes not yet handed to the store (see `finish(_:)`).
     var dirtyJobs: Set<JobID> = []
     var dirtyNodes: Set<NodeID> = []
+    /// Jobs whose only unwritten change is an attempt's start, written by `startsDue`
+    /// (see `CoordinatorSettings.startFlushMs`) or with their next change.
+    var startedJobs: Set<JobID> = []
+    var startsDue: Timestamp?
     var pendingLedger: [LedgerEntry] = []
     var pendingIdle: [IdleAccrual] = []
     var pendingNotices: [Notice] = []

@@ -32,6 +32,12 @@ public struct CoordinatorSettings: Hashable, Sendable {
     public var costOverrides: [CostOverride] = []
     /// How often a node's idle cost is written to the store.
     public var idleFlushMs: Int64 = 60_000
+    /// An attempt's start (assigned → running) is written to the store within this long,
+    /// with the job's next change if that comes first: a short job is written twice (its
+    /// assignment, its end), not three times. Nothing waits on it; a coordinator that
+    /// restarts before it is written finds the attempt assigned, and the agent's
+    /// registration says it runs.
+    public var startFlushMs: Int64 = 50
 
     public init() {}
 }

@@ -59,6 +59,74 @@ struct DurabilityTests {
         #expect(again.persisted.isEmpty)
     }
 
+    @Test("an attempt's start is written within startFlushMs, not by itself at once; nothing waits for it")
+    func startDeferred() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let accepted = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
+        #expect(accepted.persisted.isEmpty, "\(accepted)")
+        #expect(!accepted.contains { if case .durable = $0 { true } else { false } })
+        #expect(accepted.contains(.wakeUp(at: h.now + h.core.settings.startFlushMs)))
+        #expect(h.advance(h.core.settings.startFlushMs - 1).persisted.isEmpty)
+        let due = h.advance(1).persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }
+        #expect(due.map(\.id) == ids && due.first?.state == .running && due.first?.attempts.last?.startedAt != nil)
+        #expect(h.advance(h.core.settings.startFlushMs).persisted.isEmpty, "written once")
+    }
+
+    @Test("a short job's start is written with its end: two writes of the job, not three")
+    func startWithEnd() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let ref = out.assignments[0].assignment.ref
+        _ = h.agent(.accept(ref), session: 1)
+        let done = h.result(ref, session: 1).persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }
+        #expect(done.map(\.id) == ids && done.first?.state == .succeeded && done.first?.attempts.last?.startedAt != nil)
+        #expect(!h.advance(h.core.settings.startFlushMs).persisted.contains { if case .job = $0 { true } else { false } })
+    }
+
+    @Test("a listing, read from the store, waits for the starts held back to be written")
+    func listingFlushesStarts() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        _ = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
+        let (_, listed) = h.request(.listJobs(JobFilter(state: .running)), permission: .readOnly)
+        #expect(listed.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .running } else { false } })
+        // In the same event: the query waits for that write to be durable.
+        #expect(listed.contains { if case .durable(.query) = $0 { true } else { false } }, "\(listed)")
+    }
+
+    @Test("an attempt the store left assigned, which the agent says it runs, is adopted as running, not taken back")
+    func adoptedRuns() {
+        var settings = CoordinatorSettings()
+        settings.assignTimeoutMs = 2000
+        var h = Harness(settings: settings)
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let ref = out.assignments[0].assignment.ref
+        let again = h.register("gpu-1", session: 2, running: [ref])
+        #expect(h.job(ids[0]).state == .running && h.job(ids[0]).attempts.last?.startedAt == h.now)
+        #expect(again.contains(.wakeUp(at: h.now + settings.startFlushMs)))
+        _ = h.advance(1500)
+        _ = h.heartbeat(session: 2)
+        let later = h.advance(1000)
+        #expect(!later.contains { if case .send(_, .cancel) = $0 { true } else { false } }, "\(later)")
+        #expect(h.job(ids[0]).state == .running && h.job(ids[0]).attempts.count == 1)
+    }
+
+    @Test("at shutdown, the starts held back are handed to the store")
+    func shutdownFlushes() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        _ = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
+        let flushed = h.core.flushPending(now: h.now)
+        #expect(flushed.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .running } else { false } })
+        #expect(h.core.flushPending(now: h.now).persisted.isEmpty)
+    }
+
     @Test("reads change nothing: no persist, no durable wait")
     func readsPersistNothing() {
         var h = Harness()
