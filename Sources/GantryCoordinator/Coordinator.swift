@@ -341,7 +341,7 @@ extension Coordinator {
         goodbye = reason
         // The store writer stops after this (it is the last service to stop): hand it
         // what the core holds back, attempts' starts.
-        execute(core.flushPending(now: WallClock.now()))
+        execute(core.flushPending())
         for session in sessions.values {
             session.outbox.close(with: WireEnvelope(.goodbye(reason)))
         }

@@ -31,7 +31,7 @@ extension CoordinatorCore {
 
     /// Graceful shutdown: what is recorded but not yet handed to the store, as `.persist`
     /// directives, so that the store is complete when the writer stops.
-    public mutating func flushPending(now: Timestamp) -> [CoordinatorDirective] {
+    public mutating func flushPending() -> [CoordinatorDirective] {
         flushStarts()
         return withPersistence([])
     }

@@ -122,9 +122,9 @@ struct DurabilityTests {
         h.register("gpu-1", session: 1)
         let (ids, out) = h.submit()
         _ = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
-        let flushed = h.core.flushPending(now: h.now)
+        let flushed = h.core.flushPending()
         #expect(flushed.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .running } else { false } })
-        #expect(h.core.flushPending(now: h.now).persisted.isEmpty)
+        #expect(h.core.flushPending().persisted.isEmpty)
     }
 
     @Test("reads change nothing: no persist, no durable wait")
