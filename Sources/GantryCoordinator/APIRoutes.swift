@@ -147,21 +147,26 @@ public struct APIRoutes: Sendable {
         let coordinator = self.coordinator
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             var first = true
+            // One write (and flush) per event: its text, and at the end the finish, usage
+            // and `[DONE]` with it.
             func send(_ event: JobEvent) async throws -> Bool {
+                var out = ""
                 if !event.outputDelta.isEmpty {
-                    try await writer.write(ByteBuffer(string: responder.chunk(event.outputDelta, first: first)))
+                    out += responder.chunk(event.outputDelta, first: first)
                     first = false
                 }
-                guard event.final else { return false }
-                if event.job.state == .succeeded {
-                    try await writer.write(ByteBuffer(string: responder.finish(OpenAIResponder.finishReason(event.job))))
-                    if parsed.includeUsage { try await writer.write(ByteBuffer(string: responder.usageChunk(event.job))) }
-                } else {
-                    let message = "the job ended \(event.job.state.rawValue): \(event.job.error ?? "no reason given")"
-                    try await writer.write(ByteBuffer(string: responder.errorChunk(OpenAIError(status: 500, type: "server_error", code: "job_\(event.job.state.rawValue)", message: message))))
+                if event.final {
+                    if event.job.state == .succeeded {
+                        out += responder.finish(OpenAIResponder.finishReason(event.job))
+                        if parsed.includeUsage { out += responder.usageChunk(event.job) }
+                    } else {
+                        let message = "the job ended \(event.job.state.rawValue): \(event.job.error ?? "no reason given")"
+                        out += responder.errorChunk(OpenAIError(status: 500, type: "server_error", code: "job_\(event.job.state.rawValue)", message: message))
+                    }
+                    out += OpenAIResponder.done
                 }
-                try await writer.write(ByteBuffer(string: OpenAIResponder.done))
-                return true
+                if !out.isEmpty { try await writer.write(ByteBuffer(string: out)) }
+                return event.final
             }
             // Ends when the job does, or as soon as the client's connection closes: the
             // watcher then closes the exchange (which ends `events`) and cancels the job.
