@@ -72,6 +72,15 @@ struct Harness {
             engine: "e", startedAt: now, finishedAt: now)), session: session)
     }
 
+    /// One node, one job placed on it and accepted: the job, its attempt, and what the
+    /// accept returned.
+    mutating func accepted() -> (JobID, AttemptRef, [CoordinatorDirective]) {
+        register("gpu-1", session: 1)
+        let (ids, out) = submit()
+        let ref = out.assignments[0].assignment.ref
+        return (ids[0], ref, agent(.accept(ref), session: 1))
+    }
+
     func job(_ id: JobID) -> Job { core.job(id)! }
 }
 

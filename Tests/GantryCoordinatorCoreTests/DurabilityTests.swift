@@ -62,38 +62,31 @@ struct DurabilityTests {
     @Test("an attempt's start is written within startFlushMs, not by itself at once; nothing waits for it")
     func startDeferred() {
         var h = Harness()
-        h.register("gpu-1", session: 1)
-        let (ids, out) = h.submit()
-        let accepted = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
+        let (id, _, accepted) = h.accepted()
         #expect(accepted.persisted.isEmpty, "\(accepted)")
         #expect(!accepted.contains { if case .durable = $0 { true } else { false } })
         #expect(accepted.contains(.wakeUp(at: h.now + h.core.settings.startFlushMs)))
         #expect(h.advance(h.core.settings.startFlushMs - 1).persisted.isEmpty)
         let due = h.advance(1).persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }
-        #expect(due.map(\.id) == ids && due.first?.state == .running && due.first?.attempts.last?.startedAt != nil)
+        #expect(due.map(\.id) == [id] && due.first?.state == .running && due.first?.attempts.last?.startedAt != nil)
         #expect(h.advance(h.core.settings.startFlushMs).persisted.isEmpty, "written once")
     }
 
     @Test("a short job's start is written with its end: two writes of the job, not three")
     func startWithEnd() {
         var h = Harness()
-        h.register("gpu-1", session: 1)
-        let (ids, out) = h.submit()
-        let ref = out.assignments[0].assignment.ref
-        _ = h.agent(.accept(ref), session: 1)
+        let (id, ref, _) = h.accepted()
         let done = h.result(ref, session: 1).persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }
-        #expect(done.map(\.id) == ids && done.first?.state == .succeeded && done.first?.attempts.last?.startedAt != nil)
+        #expect(done.map(\.id) == [id] && done.first?.state == .succeeded && done.first?.attempts.last?.startedAt != nil)
         #expect(!h.advance(h.core.settings.startFlushMs).persisted.contains { if case .job = $0 { true } else { false } })
     }
 
     @Test("a listing, read from the store, waits for the starts held back to be written")
     func listingFlushesStarts() {
         var h = Harness()
-        h.register("gpu-1", session: 1)
-        let (ids, out) = h.submit()
-        _ = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
+        let (id, _, _) = h.accepted()
         let (_, listed) = h.request(.listJobs(JobFilter(state: .running)), permission: .readOnly)
-        #expect(listed.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .running } else { false } })
+        #expect(listed.persisted.contains { if case .job(let j) = $0 { j.id == id && j.state == .running } else { false } })
         // In the same event: the query waits for that write to be durable.
         #expect(listed.contains { if case .durable(.query) = $0 { true } else { false } }, "\(listed)")
     }
@@ -119,11 +112,9 @@ struct DurabilityTests {
     @Test("at shutdown, the starts held back are handed to the store")
     func shutdownFlushes() {
         var h = Harness()
-        h.register("gpu-1", session: 1)
-        let (ids, out) = h.submit()
-        _ = h.agent(.accept(out.assignments[0].assignment.ref), session: 1)
+        let (id, _, _) = h.accepted()
         let flushed = h.core.flushPending()
-        #expect(flushed.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .running } else { false } })
+        #expect(flushed.persisted.contains { if case .job(let j) = $0 { j.id == id && j.state == .running } else { false } })
         #expect(h.core.flushPending().persisted.isEmpty)
     }
 
