@@ -57,16 +57,17 @@ extension CoordinatorCore {
 
     mutating func accept(_ ref: AttemptRef, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
         guard isCurrent(ref, on: id) else { return stale(ref, from: id, session: session, what: "accept") }
-        guard jobs[ref.job]!.job.attempts.last!.state == .assigned else { return [] }
-        return start(ref, on: id, now: now) + notifyWatchers(ref.job)
+        guard let started = start(ref, on: id, now: now) else { return [] }
+        return started + notifyWatchers(ref.job)
     }
 
     /// A current attempt's start (assigned → running): by the agent's accept, its first
-    /// progress, or its registration saying it runs one the store left assigned.
-    mutating func start(_ ref: AttemptRef, on id: NodeID, now: Timestamp) -> [CoordinatorDirective] {
+    /// progress, or its registration saying it runs one the store left assigned. Nil when
+    /// it had started already.
+    mutating func start(_ ref: AttemptRef, on id: NodeID, now: Timestamp) -> [CoordinatorDirective]? {
         var record = jobs[ref.job]!
         let i = record.job.attempts.count - 1
-        guard record.job.attempts[i].state == .assigned else { return [] }
+        guard record.job.attempts[i].state == .assigned else { return nil }
         record.job.attempts[i].state = .running
         record.job.attempts[i].startedAt = now
         if record.job.state != .cancelled { setState(&record, .running) }
@@ -83,7 +84,7 @@ extension CoordinatorCore {
 
     mutating func progress(_ p: JobProgress, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
         guard isCurrent(p.ref, on: id) else { return stale(p.ref, from: id, session: session, what: "progress") }
-        let started = start(p.ref, on: id, now: now)
+        let started = start(p.ref, on: id, now: now) ?? []
         var record = jobs[p.ref.job]!
         let room = settings.maxOutputBytes - record.job.output.utf8.count
         let delta = room <= 0 ? "" : truncateUTF8(p.outputDelta, to: room)

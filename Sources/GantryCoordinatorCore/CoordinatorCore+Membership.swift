@@ -65,7 +65,7 @@ extension CoordinatorCore {
                 nodes[id]!.meter.hold(ref, now: now)
                 // Left assigned by a restart before its start was written: it runs (and
                 // must not be taken back as never accepted).
-                out += start(ref, on: id, now: now)
+                out += start(ref, on: id, now: now) ?? []
             } else {
                 cancel.append(ref)
             }
