@@ -46,6 +46,25 @@ extension CoordinatorCore {
         .durable(d)
     }
 
+    /// A submit's directives: the assignments of the jobs it placed first, then its reply,
+    /// then the rest (the jobs' first events).
+    ///
+    /// A job placed in the event that submitted it is sent to its agent ahead of its own
+    /// commit, so that the commit's fsync overlaps the agent's work rather than preceding
+    /// it. Nothing the client can see runs ahead of the commit: the reply waits for it, and
+    /// the job's events (from the agent's accept, progress and result as well) wait behind
+    /// the reply. If gantryd stops before the commit, the job was never acknowledged and
+    /// is unknown after the restart: the agent's report of the attempt gets a cancel, its
+    /// result a `stale_attempt` refusal (acknowledged, not billed). The assignment still
+    /// waits behind anything held from earlier events, so messages keep their order.
+    func sendEarly(_ reply: [CoordinatorDirective], _ extra: [CoordinatorDirective]) -> [CoordinatorDirective] {
+        guard extra.contains(where: \.isEarlyAssignment) else { return reply + extra }
+        var out = extra.filter(\.isEarlyAssignment)
+        out += reply
+        out += extra.filter { !$0.isEarlyAssignment }
+        return out
+    }
+
     /// Ends a public event: appends the changes it made, as `.persist` directives.
     mutating func withPersistence(_ out: [CoordinatorDirective]) -> [CoordinatorDirective] {
         var all = out
@@ -165,5 +184,13 @@ extension NodeRecord {
 
     var persisted: PersistedNode {
         PersistedNode(id: id, labels: labels, inventory: inventory, engines: engines, cost: cost, cordoned: cordoned, draining: draining, lastSeen: lastHeartbeat)
+    }
+}
+
+extension CoordinatorDirective {
+    /// An assignment not wrapped in `.durable`: a new job's (see `sendEarly`).
+    var isEarlyAssignment: Bool {
+        if case .send(_, .assign) = self { return true }
+        return false
     }
 }

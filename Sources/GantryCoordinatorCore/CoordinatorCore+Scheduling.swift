@@ -31,6 +31,8 @@ extension CoordinatorCore {
             queue.pop(id)
             blockedShapes[shape] = nil
             let ref = AttemptRef(job: id, attempt: (record.job.attempts.last?.number ?? 0) + 1)
+            // Submitted in this event: nothing about it is in the store yet (see `sendEarly`).
+            let early = record.job.attempts.isEmpty && dirtyJobs.contains(id)
             record.job.attempts.append(Attempt(number: ref.attempt, node: nodeID, engine: engine, assignedAt: now))
             record.placedCandidates = decision.ranking
             record.placedAt = now
@@ -42,8 +44,10 @@ extension CoordinatorCore {
                 prefixes[request.model, default: PrefixTable(capacity: settings.prefixesPerModel)].set(prefix, EngineRef(node: nodeID, engine: engine))
             }
             markDirty(id)
-            // The assignment (its attempt number is the fencing epoch) is durable before it is sent.
-            out.append(durable(.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))))
+            // The assignment (its attempt number is the fencing epoch) is durable before it
+            // is sent, except a new job's, which goes ahead of its own commit.
+            let assign = CoordinatorDirective.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))
+            out.append(early ? assign : durable(assign))
             out.append(.notice(.jobPlaced(ref, node: nodeID, engine: engine)))
             placed = true
             out += notifyWatchers(id)

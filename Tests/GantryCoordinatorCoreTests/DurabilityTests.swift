@@ -18,11 +18,11 @@ struct DurabilityTests {
         #expect(out.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .queued } else { false } })
     }
 
-    @Test("an assignment is sent only once its attempt (the fencing epoch) is persisted")
+    @Test("an assignment of a job already in the store is sent only once its attempt (the fencing epoch) is persisted")
     func assignmentWaits() {
         var h = Harness()
-        h.register("gpu-1", session: 1)
-        let (ids, out) = h.submit()
+        let (ids, _) = h.submit()
+        let out = h.register("gpu-1", session: 1)
         let sends = out.filter { if case .send(_, .assign) = $0 { true } else { false } }
         #expect(sends.isEmpty, "an assignment went out unwrapped: \(out)")
         let wrapped = out.filter { if case .durable(.send(_, .assign)) = $0 { true } else { false } }
@@ -31,6 +31,36 @@ struct DurabilityTests {
         #expect(persistedJob?.state == .assigned)
         #expect(persistedJob?.attempts.last?.number == 1)
         #expect(persistedJob?.attempts.last?.node == NodeID("gpu-1"))
+    }
+
+    @Test("a job placed by its own submit goes to its agent ahead of the commit; the reply and the job's events wait for it")
+    func newJobSentEarly() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        h.register("gpu-2", session: 2, slots: 1)
+        let (result, out) = h.request(.submit([JobSpec(model: "m", prompt: "p", maxTokens: 4)], watch: true))
+        guard case .success(.submitted(let ids))? = result else { Issue.record("\(out)"); return }
+        // In order: the assignment, unwrapped; the reply, durable; the job's first event after it.
+        let assign = out.firstIndex { if case .send(_, .assign(let a)) = $0 { a.ref.job == ids[0] } else { false } }
+        let reply = out.firstIndex { if case .durable(.reply) = $0 { true } else { false } }
+        let event = out.firstIndex { if case .jobEvent = $0 { true } else { false } }
+        #expect(assign != nil && reply != nil && event != nil, "\(out)")
+        if let assign, let reply, let event { #expect(assign < reply && reply < event) }
+        #expect(!out.contains { if case .durable(.send(_, .assign)) = $0 { true } else { false } })
+        // Written in the same event, with its attempt.
+        let persistedJob = out.persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }.first { $0.id == ids[0] }
+        #expect(persistedJob?.state == .assigned && persistedJob?.attempts.last?.number == 1)
+    }
+
+    @Test("a retried job's next assignment waits for its attempt to be persisted")
+    func retryWaits() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let ref = out.assignments[0].assignment.ref
+        let retried = h.agent(.reject(ref, reason: "busy"), session: 1)
+        #expect(retried.contains { if case .durable(.send(_, .assign(let a))) = $0 { a.ref == AttemptRef(job: ids[0], attempt: 2) } else { false } }, "\(retried)")
+        #expect(!retried.contains { if case .send(_, .assign) = $0 { true } else { false } })
     }
 
     @Test("a result is acknowledged only once the job's end and its ledger row are persisted")
