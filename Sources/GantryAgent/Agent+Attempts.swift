@@ -6,8 +6,8 @@ extension Agent {
     /// calling task is cancelled and the running attempts have ended.
     nonisolated func runAttempts() async {
         await withDiscardingTaskGroup { group in
-            for await assignment in starts {
-                group.addTask { await self.run(assignment) }
+            for await (assignment, stop) in starts {
+                group.addTask { await self.run(assignment, stop: stop) }
             }
         }
     }
@@ -15,8 +15,8 @@ extension Agent {
     /// One attempt: the engine runs until it finishes, or until the attempt's stop signal
     /// fires (a cancel or a shutdown), which cancels the engine's task; the engine then
     /// ends with a cancelled result. Either way the result goes to the core.
-    nonisolated func run(_ assignment: Assignment) async {
-        guard let engine = engines[assignment.engine], let stop = await stopSignal(assignment.ref) else { return }
+    nonisolated func run(_ assignment: Assignment, stop: StopSignal) async {
+        guard let engine = engines[assignment.engine] else { return }
         let result: AttemptResult = await withTaskGroup(of: AttemptResult?.self) { group in
             group.addTask {
                 await engine.run(assignment) { [weak self] p in await self?.progress(p) }

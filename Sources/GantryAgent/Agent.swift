@@ -17,10 +17,11 @@ public actor Agent {
     let gpuSource: GPUSource
     let spool: any ResultSpool
     let logger: Logger
-    /// Running attempts' stop signals; the attempts themselves run in `runAttempts`.
+    /// Running attempts' stop signals; the attempts themselves run in `runAttempts`, each
+    /// given its signal with its assignment (no hop back to this actor to fetch it).
     private var stops: [AttemptRef: StopSignal] = [:]
-    nonisolated let starts: AsyncStream<Assignment>
-    private let startInbox: AsyncStream<Assignment>.Continuation
+    nonisolated let starts: AsyncStream<(Assignment, StopSignal)>
+    private let startInbox: AsyncStream<(Assignment, StopSignal)>.Continuation
     /// Waiting for the agent to be idle (no attempt running), or for every spooled result
     /// to be acknowledged (shutdown).
     private nonisolated let idle = WaitList()
@@ -263,12 +264,10 @@ public actor Agent {
             "job.model": "\(assignment.spec.model)",
         ])
         energy.start(assignment.ref, now: WallClock.now(), counter: counters.read())
-        stops[assignment.ref] = StopSignal()
-        startInbox.yield(assignment)
+        let stop = StopSignal()
+        stops[assignment.ref] = stop
+        startInbox.yield((assignment, stop))
     }
-
-    /// The stop signal of a started attempt (nil once it finished).
-    func stopSignal(_ ref: AttemptRef) -> StopSignal? { stops[ref] }
 
     /// Graceful shutdown, step one: take no new work.
     func beginShutdown() {
