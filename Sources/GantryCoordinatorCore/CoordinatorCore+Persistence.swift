@@ -55,7 +55,7 @@ extension CoordinatorCore {
     /// the job's events (from the agent's accept, progress and result as well) wait behind
     /// the reply. If gantryd stops before the commit, the job was never acknowledged and
     /// is unknown after the restart: the agent's report of the attempt gets a cancel, its
-    /// result a `stale_attempt` refusal (acknowledged, not billed). The assignment still
+    /// result an ack with nothing applied or billed. The assignment still
     /// waits behind anything held from earlier events, so messages keep their order.
     func sendEarly(_ reply: [CoordinatorDirective], _ extra: [CoordinatorDirective]) -> [CoordinatorDirective] {
         guard extra.contains(where: \.isEarlyAssignment) else { return reply + extra }

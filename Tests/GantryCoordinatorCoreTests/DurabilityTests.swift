@@ -52,6 +52,25 @@ struct DurabilityTests {
         #expect(persistedJob?.state == .assigned && persistedJob?.attempts.last?.number == 1)
     }
 
+    @Test("an early assignment whose submit never reached the store: after a restart its agent is told to cancel it, and its result is acked, not applied or billed")
+    func earlyAssignmentLostWithItsSubmit() {
+        var before = Harness()
+        before.register("gpu-1", session: 1)
+        let (_, out) = before.submit()
+        let ref = out.assignments[0].assignment.ref
+        // gantryd stopped before that event's commit: the restarted one knows nothing of it.
+        var after = Harness()
+        after.now = before.now + 1000
+        let registered = after.register("gpu-1", session: 7, running: [ref]).unwrapped.compactMap { d -> Registered? in
+            if case .send(_, .registered(let r)) = d { r } else { nil }
+        }
+        #expect(registered.first?.cancel == [ref])
+        let done = after.result(ref, session: 7)
+        #expect(done.acks == [ref])
+        #expect(done.persisted.isEmpty, "nothing applied, no ledger row: \(done)")
+        #expect(after.core.job(ref.job) == nil)
+    }
+
     @Test("a retried job's next assignment waits for its attempt to be persisted")
     func retryWaits() {
         var h = Harness()
