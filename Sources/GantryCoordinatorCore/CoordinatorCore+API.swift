@@ -82,7 +82,7 @@ extension CoordinatorCore {
         spec.apiKeyID = key.id
         let (result, extra) = submit([spec], now: now, watcher: Watcher(session: session, requestID: 1))
         if case .success = result { apiInflight[key.id, default: 0] += 1 }
-        return withPersistence(sendEarly([durable(.reply(session, requestID: 1, result))], extra))
+        return withPersistence(sendEarly(durable(.reply(session, requestID: 1, result)), extra))
     }
 
     /// `GET /v1/models`: the models ready, healthy nodes serve now (those the key may use).

@@ -19,7 +19,7 @@ extension CoordinatorCore {
         // A change is acknowledged only once it is durable.
         let mutating = request.requiredPermission == .admin
         let reply = CoordinatorDirective.reply(session, requestID: requestID, result)
-        return withPersistence(sendEarly([mutating ? durable(reply) : reply], extra))
+        return withPersistence(sendEarly(mutating ? durable(reply) : reply, extra))
     }
 
     /// The store answered a query: reply, with what memory knows better overlaid (a job's

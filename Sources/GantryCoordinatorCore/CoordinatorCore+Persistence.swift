@@ -57,11 +57,12 @@ extension CoordinatorCore {
     /// is unknown after the restart: the agent's report of the attempt gets a cancel, its
     /// result an ack with nothing applied or billed. The assignment still
     /// waits behind anything held from earlier events, so messages keep their order.
-    func sendEarly(_ reply: [CoordinatorDirective], _ extra: [CoordinatorDirective]) -> [CoordinatorDirective] {
-        guard extra.contains(where: \.isEarlyAssignment) else { return reply + extra }
-        var out = extra.filter(\.isEarlyAssignment)
-        out += reply
-        out += extra.filter { !$0.isEarlyAssignment }
+    func sendEarly(_ reply: CoordinatorDirective, _ extra: [CoordinatorDirective]) -> [CoordinatorDirective] {
+        var out: [CoordinatorDirective] = []
+        out.reserveCapacity(extra.count + 1)
+        out += extra.lazy.filter(\.isEarlyAssignment)
+        out.append(reply)
+        out += extra.lazy.filter { !$0.isEarlyAssignment }
         return out
     }
 

@@ -37,7 +37,6 @@ struct DurabilityTests {
     func newJobSentEarly() {
         var h = Harness()
         h.register("gpu-1", session: 1)
-        h.register("gpu-2", session: 2, slots: 1)
         let (result, out) = h.request(.submit([JobSpec(model: "m", prompt: "p", maxTokens: 4)], watch: true))
         guard case .success(.submitted(let ids))? = result else { Issue.record("\(out)"); return }
         // In order: the assignment, unwrapped; the reply, durable; the job's first event after it.
