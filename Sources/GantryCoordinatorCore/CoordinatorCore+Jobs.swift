@@ -294,24 +294,26 @@ extension CoordinatorCore {
     /// forgotten, the agent is told to drop it, and the job is placed again.
     mutating func expireAssignments(now: Timestamp) -> [CoordinatorDirective] {
         var out: [CoordinatorDirective] = []
-        // The expired ones first, then the changes: ending an attempt while going through
-        // the node table would copy it.
-        var expired: [(node: NodeID, session: SessionID?, ref: AttemptRef)] = []
-        for node in nodes.values where !node.active.isEmpty {
-            for ref in node.active.keys {
-                guard let attempt = jobs[ref.job]?.job.attempts.last, attempt.number == ref.attempt,
-                    attempt.state == .assigned, now - attempt.assignedAt > settings.assignTimeoutMs
-                else { continue }
-                expired.append((node.id, node.session, ref))
+        while let oldest = assignDeadlines.oldest, now - oldest.assignedAt > settings.assignTimeoutMs {
+            assignDeadlines.removeOldest()
+            guard let attempt = awaitingAccept(oldest.ref), now - attempt.assignedAt > settings.assignTimeoutMs else { continue }
+            if let session = nodes[attempt.node]?.session {
+                out.append(.send(session, .cancel(oldest.ref, reason: "not accepted within \(settings.assignTimeoutMs) ms")))
             }
+            out += endAttempt(oldest.ref, as: .rejected, reason: "node \(attempt.node) did not accept it within \(settings.assignTimeoutMs) ms", now: now)
         }
-        for (node, session, ref) in expired {
-            if let session {
-                out.append(.send(session, .cancel(ref, reason: "not accepted within \(settings.assignTimeoutMs) ms")))
-            }
-            out += endAttempt(ref, as: .rejected, reason: "node \(node) did not accept it within \(settings.assignTimeoutMs) ms", now: now)
-        }
+        // Accepted or ended since: not due for anything.
+        while let oldest = assignDeadlines.oldest, awaitingAccept(oldest.ref) == nil { assignDeadlines.removeOldest() }
         return out
+    }
+
+    /// The attempt, if it is its job's current one, still assigned (not accepted), and its
+    /// node holds a slot for it.
+    func awaitingAccept(_ ref: AttemptRef) -> Attempt? {
+        guard let attempt = jobs[ref.job]?.job.attempts.last, attempt.number == ref.attempt, attempt.state == .assigned,
+            nodes[attempt.node]?.active[ref] != nil
+        else { return nil }
+        return attempt
     }
 
     /// Tells the job's watchers about its new state and the text since the last event; the

@@ -155,11 +155,9 @@ extension CoordinatorCore {
             consider(node.lastIdleFlush + settings.idleFlushMs)
             guard !node.lost else { continue }
             consider(node.lastHeartbeat + settings.ttlMs + 1)
-            for ref in node.active.keys {
-                guard let attempt = jobs[ref.job]?.job.attempts.last, attempt.number == ref.attempt, attempt.state == .assigned else { continue }
-                consider(attempt.assignedAt + settings.assignTimeoutMs + 1)
-            }
         }
+        // `expireAssignments` left the oldest assignment still awaiting its accept in front.
+        if let oldest = assignDeadlines.oldest { consider(oldest.assignedAt + settings.assignTimeoutMs + 1) }
         return next
     }
 

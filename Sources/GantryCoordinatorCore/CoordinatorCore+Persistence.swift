@@ -142,6 +142,7 @@ extension CoordinatorCore {
                         let ref = AttemptRef(job: job.id, attempt: attempt.number)
                         nodes[attempt.node]!.hold(ref, engine: attempt.engine)
                         if attempt.state == .running { nodes[attempt.node]!.meter.hold(ref, now: now) }
+                        if attempt.state == .assigned { assignDeadlines.insert(ref, assignedAt: attempt.assignedAt) }
                     } else if job.state != .cancelled {
                         // The node is unknown: nothing will report this attempt; retry it.
                         record.job.attempts[record.job.attempts.count - 1].state = .lost

@@ -40,6 +40,7 @@ extension CoordinatorCore {
             setState(&record, .assigned)
             jobs[id] = record
             nodes[nodeID]!.hold(ref, engine: engine)
+            assignDeadlines.insert(ref, assignedAt: now)
             if let prefix {
                 prefixes[request.model, default: PrefixTable(capacity: settings.prefixesPerModel)].set(prefix, EngineRef(node: nodeID, engine: engine))
             }

@@ -23,6 +23,8 @@ public struct CoordinatorCore: Sendable {
     var queue = JobQueue()
     var idGenerator = JobIDGenerator()
     var finishedOrder: Deque<JobID> = []
+    /// Assignments not yet accepted, oldest first (see `expireAssignments`).
+    var assignDeadlines = AssignDeadlines()
     /// Jobs by state: unfinished ones as they are now; finished ones since this process
     /// loaded its state, including those since pruned from memory.
     var jobCounts: [JobState: Int] = [:]

@@ -152,6 +152,33 @@ struct JobLifecycleTests {
         #expect(h.job(ids[0]).attempts.first?.state == .rejected)
     }
 
+    @Test("only assignments still awaiting their accept are taken back, each at its own deadline")
+    func assignTimeoutPerAssignment() {
+        var h = Harness()  // assignTimeoutMs 10,000
+        h.register("gpu-1", session: 1, slots: 4)
+        let (first, out1) = h.submit(2)
+        let accepted = out1.assignments[0].assignment.ref
+        _ = h.agent(.accept(accepted), session: 1)
+        _ = h.heartbeat(session: 1, slots: 4)
+        _ = h.advance(4_000)
+        let (later, _) = h.submit()
+        _ = h.heartbeat(session: 1, slots: 4)
+        // The tick asks to wake when the oldest unaccepted assignment is due.
+        let t0 = h.now - 4_000
+        let wakes = h.advance(1_000).compactMap { d -> Timestamp? in if case .wakeUp(let at) = d { return at } else { return nil } }
+        #expect(wakes.min() == t0 + 10_001)
+        _ = h.heartbeat(session: 1, slots: 4)
+        let due = h.advance(5_001)
+        #expect(due.cancels == [out1.assignments[1].assignment.ref])
+        #expect(h.job(first[0]).attempts.map(\.state) == [.running])
+        #expect(h.job(first[1]).attempts.first?.state == .rejected)
+        #expect(h.job(later[0]).attempts.map(\.state) == [.assigned])
+        _ = h.heartbeat(session: 1, slots: 4)
+        let next = h.advance(4_000)
+        #expect(next.cancels.contains { $0.job == later[0] })
+        #expect(h.job(later[0]).attempts.first?.state == .rejected)
+    }
+
     @Test("cancelling a queued job removes it; a running one is stopped on the agent")
     func cancel() {
         var h = Harness()

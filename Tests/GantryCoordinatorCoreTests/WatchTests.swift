@@ -84,4 +84,23 @@ struct RestoreTests {
         #expect(status.jobs[.queued] == 1)
         #expect(status.queueDepth == 1)
     }
+
+    @Test("an assignment restored from the store is taken back when its accept is overdue")
+    func restoredAssignmentExpires() {
+        var core = CoordinatorCore(now: Timestamp(unixMillis: 20_000))
+        let node = PersistedNode(
+            id: NodeID("n1")!, labels: [:], inventory: Inventory(hostname: "h", cpus: 4, gpus: []),
+            engines: [EngineStatus(name: "e", kind: .sim, models: ["m"], slots: 2)], cost: CostProfile(kind: .cloud, cloudMicroUSDPerHour: 5),
+            cordoned: false, draining: false, lastSeen: Timestamp(unixMillis: 19_000))
+        var job = Job(id: JobID(rawValue: 1 << 20), spec: JobSpec(model: "m", prompt: "p"), submittedAt: Timestamp(unixMillis: 11_000))
+        job.state = .assigned
+        job.attempts = [Attempt(number: 1, node: node.id, engine: "e", assignedAt: Timestamp(unixMillis: 12_000))]
+        core.restore(jobs: [job], nodes: [node], now: Timestamp(unixMillis: 20_000))
+        let early = core.tick(now: Timestamp(unixMillis: 20_500))
+        #expect(core.job(job.id)?.attempts.first?.state == .assigned)
+        #expect(early.contains { if case .wakeUp(let at) = $0 { at == Timestamp(unixMillis: 22_001) } else { false } })
+        _ = core.tick(now: Timestamp(unixMillis: 22_001))
+        #expect(core.job(job.id)?.attempts.first?.state == .rejected)
+        #expect(core.job(job.id)?.state == .queued)
+    }
 }
