@@ -138,6 +138,8 @@ enum PostgresSchema {
         ("v6-history", StoreRollups.createTable + ";\n" + StoreRollups.backfill),
         // The unfinished jobs' index holds their ids, in order (a restart reads them so).
         ("v7-unfinished-by-id", StoreReads.unfinishedIndex),
+        // The same condition as SQLite's, where an IN list is costly (the queries share it).
+        ("v8-unfinished-without-list", StoreReads.unfinishedIndexWithoutList),
     ]
 
     static var current: String { migrations.last!.0 }

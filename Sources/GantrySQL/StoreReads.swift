@@ -32,6 +32,22 @@ public enum StoreReads {
         CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued', 'assigned', 'running')
         """
 
+    /// Which jobs are unfinished, as the index of that name is defined and as every query
+    /// that reads through it must say it (a partial index is used only for a query whose
+    /// WHERE contains its condition, word for word).
+    ///
+    /// Spelt as comparisons rather than `state IN (…)`: SQLite evaluates a partial index's
+    /// condition on every insert and update of a row, and an IN list of three builds a
+    /// temporary B-tree each time a statement runs, which made writing a job cost
+    /// half as much again (measured with `perf` by library: a third of SQLite's CPU per job).
+    public static let unfinished = "(state = 'queued' OR state = 'assigned' OR state = 'running')"
+
+    /// Migration v8, the same on both backends: the unfinished jobs' index with that condition.
+    public static let unfinishedIndexWithoutList = """
+        DROP INDEX jobs_unfinished;
+        CREATE INDEX jobs_unfinished ON jobs(id) WHERE \(unfinished)
+        """
+
     public static let countsByState = "SELECT state, count(*) FROM jobs GROUP BY state"
 
     /// `SELECT jobColumns FROM jobs <rest>`.
@@ -54,7 +70,6 @@ public enum StoreReads {
     /// list depend on it), with a subquery (`SELECT id FROM jobs …`) that picks the same
     /// jobs, for their attempts and ledger rows.
     public static func restoreSelections(finishedLimit: Int) -> [(jobs: SQLStatement, ids: String)] {
-        let unfinished = "state IN ('queued', 'assigned', 'running')"
         let finishedIDs = "SELECT id FROM jobs WHERE NOT \(unfinished) ORDER BY id DESC LIMIT \(max(0, finishedLimit))"
         let selections = [
             (jobs("WHERE \(unfinished) ORDER BY id"), "SELECT id FROM jobs WHERE \(unfinished)"),

@@ -11,6 +11,7 @@ enum Schema {
         ("v4-telemetry", v4),
         ("v6-history", v6),
         ("v7-unfinished-by-id", v7),
+        ("v8-unfinished-without-list", v8),
     ]
 
     static var current: String { migrations.last!.0 }
@@ -163,5 +164,11 @@ enum Schema {
     /// which SQLite read and then sorted by id in a temporary B-tree).
     static func v7(_ db: Database) throws {
         try db.execute(sql: StoreReads.unfinishedIndex)
+    }
+
+    /// The same index with its condition spelt as comparisons (see `StoreReads.unfinished`):
+    /// a third less SQLite CPU per job written.
+    static func v8(_ db: Database) throws {
+        try db.execute(sql: StoreReads.unfinishedIndexWithoutList)
     }
 }

@@ -1,4 +1,5 @@
 import GRDB
+import GantrySQL
 
 /// What `gantryd --check-state` reports.
 public struct StoreCheck: Sendable, CustomStringConvertible {
@@ -35,7 +36,7 @@ extension Store {
                 migrations: try Schema.migrator.appliedMigrations(db),
                 integrity: try String.fetchAll(db, sql: "PRAGMA integrity_check"),
                 jobs: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs") ?? 0,
-                unfinishedJobs: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE state IN ('queued', 'assigned', 'running')") ?? 0,
+                unfinishedJobs: try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs WHERE \(StoreReads.unfinished)") ?? 0,
                 attempts: try Int.fetchOne(db, sql: "SELECT count(*) FROM attempts") ?? 0,
                 nodes: try Int.fetchOne(db, sql: "SELECT count(*) FROM nodes") ?? 0,
                 ledgerRows: try Int.fetchOne(db, sql: "SELECT count(*) FROM ledger") ?? 0)

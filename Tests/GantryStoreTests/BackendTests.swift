@@ -239,7 +239,7 @@ struct PostgresLeaseTests {
             defer { group.cancelAll() }
             try await store.migrate()
             try await store.migrate()  // twice: nothing applied again
-            #expect(try await store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v5-ha", "v6-history", "v7-unfinished-by-id"])
+            #expect(try await store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v5-ha", "v6-history", "v7-unfinished-by-id", "v8-unfinished-without-list"])
             let a = LeaderLease(store: store, instance: "a", address: "10.0.0.1:7420", ttlMs: 1000)
             let b = LeaderLease(store: store, instance: "b", address: "10.0.0.2:7420", ttlMs: 1000)
             let first = try #require(try await a.acquire())

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GantryPersistence
 import GantryRuntime
+import GantrySQL
 import GantryModel
 @testable import GantryStore
 import Testing
@@ -34,9 +35,9 @@ struct StoreTests {
     func migrateEmpty() throws {
         let dir = try StateDir()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
+        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id", "v8-unfinished-without-list"])
         let again = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try again.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
+        #expect(try again.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id", "v8-unfinished-without-list"])
         #expect(try again.check().ok)
     }
 
@@ -154,6 +155,22 @@ final class Recorder: @unchecked Sendable {
     var values: [UInt64] { lock.lock(); defer { lock.unlock() }; return items }
 }
 
+@Suite("Store query plans")
+struct QueryPlanTests {
+    /// A partial index serves only a query whose WHERE repeats its condition word for
+    /// word; a restart reads a million unfinished jobs through it.
+    @Test("a restart and --check-state read the unfinished jobs through their partial index")
+    func unfinishedThroughIndex() throws {
+        let dir = try StateDir()
+        let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
+        let restore = StoreReads.restoreSelections(finishedLimit: 10)[0]
+        for sql in [restore.jobs.sql, restore.ids, "SELECT count(*) FROM jobs WHERE \(StoreReads.unfinished)"] {
+            let plan = try store.pool.read { db in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String } }
+            #expect(plan.contains { $0.contains("INDEX jobs_unfinished") }, "\(sql): \(plan)")
+        }
+    }
+}
+
 @Suite("Store migrations")
 struct MigrationTests {
     @Test("a store at the previous schema (v1) migrates to the current one, keeping its rows")
@@ -173,7 +190,7 @@ struct MigrationTests {
         }
         try queue.close()
         let store = try Store.open(stateDir: dir.path, minFreeBytes: 0)
-        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id"])
+        #expect(try store.appliedMigrations() == ["v1", "v2-cost", "v3-api", "v4-telemetry", "v6-history", "v7-unfinished-by-id", "v8-unfinished-without-list"])
         let ledger = try store.ledger()
         #expect(ledger.count == 1)
         #expect(ledger[0].completionTokens == 16)
