@@ -6,13 +6,23 @@ public import GantryModel
 /// Between two readings the energy is shared equally by the attempts holding slots then
 /// (each holds one slot), or counted as idle when none did. With a counter (NVML total
 /// energy, RAPL) the energy is measured; without one it is estimated from idle and busy
-/// watts and slot occupancy. Integer millijoules: shares add up exactly.
+/// watts and slot occupancy. Integer millijoules: what does not divide equally among the
+/// holders carries into the next interval (to idle when no slot is held), so every holder
+/// gets the same in each interval and the shares add up exactly.
+///
+/// O(1) a reading: a running total of what each holder has been given, and each attempt's
+/// value of it when it started (with hundreds of slots, giving each holder its share at
+/// every start and end was a tenth of the agent's CPU).
 public struct EnergyMeter: Sendable {
     public let slots: Int
     public let idleMilliwatts: Int64
     public let busyMilliwatts: Int64
-    var holders: [AttemptRef] = []
-    var attemptMJ: [AttemptRef: Int64] = [:]
+    /// The energy given to each holder since the meter started, and each holder's value of
+    /// it when it took its slot.
+    var perHolder: Int64 = 0
+    var startedAt: [AttemptRef: Int64] = [:]
+    /// Energy not yet given to anyone: under one millijoule per holder.
+    var carry: Int64 = 0
     var lastAt: Timestamp
     var lastCounter: UInt64?
     var estimate = ExactAccrual()
@@ -40,7 +50,7 @@ public struct EnergyMeter: Sendable {
             energy = Int64(clamping: c >= last ? c - last : c)
             measured = true
         } else {
-            let k = Int64(min(holders.count, slots))
+            let k = Int64(min(startedAt.count, slots))
             let milliwatts = idleMilliwatts + (busyMilliwatts - idleMilliwatts) * k / Int64(slots)
             energy = estimate.add(milliwatts, times: ms, over: 1000)
             measured = false
@@ -48,28 +58,27 @@ public struct EnergyMeter: Sendable {
         lastAt = now
         lastCounter = counter
         totalMillijoules &+= UInt64(energy)
-        guard !holders.isEmpty else {
-            idleMillijoules &+= UInt64(energy)
+        let pool = energy + carry
+        guard !startedAt.isEmpty else {
+            idleMillijoules &+= UInt64(pool)
+            carry = 0
             return
         }
-        let share = energy / Int64(holders.count)
-        let extra = Int(energy % Int64(holders.count))
-        for (i, ref) in holders.enumerated() {
-            attemptMJ[ref, default: 0] += share + (i < extra ? 1 : 0)
-        }
+        let k = Int64(startedAt.count)
+        perHolder += pool / k
+        carry = pool % k
     }
 
     public mutating func start(_ ref: AttemptRef, now: Timestamp, counter: UInt64?) {
         advance(now: now, counter: counter)
-        guard attemptMJ[ref] == nil else { return }
-        holders.append(ref)
-        attemptMJ[ref] = 0
+        guard startedAt[ref] == nil else { return }
+        startedAt[ref] = perHolder
     }
 
     /// Ends an attempt; returns the energy it is charged and whether that was measured.
     public mutating func end(_ ref: AttemptRef, now: Timestamp, counter: UInt64?) -> (millijoules: UInt64, measured: Bool) {
         advance(now: now, counter: counter)
-        holders.removeAll { $0 == ref }
-        return (UInt64(max(0, attemptMJ.removeValue(forKey: ref) ?? 0)), measured)
+        guard let start = startedAt.removeValue(forKey: ref) else { return (0, measured) }
+        return (UInt64(max(0, perHolder - start)), measured)
     }
 }

@@ -110,12 +110,38 @@ struct CostMathTests {
         var e = EnergyMeter(slots: 8, idleMilliwatts: 0, busyMilliwatts: 0, now: Self.t0, counter: 1_000)
         e.start(Self.ref(1), now: Self.t0 + 10, counter: 1_600)  // 600 idle
         e.start(Self.ref(2), now: Self.t0 + 20, counter: 2_600)  // 1000 to 1
-        let one = e.end(Self.ref(1), now: Self.t0 + 30, counter: 3_601)  // 1001 shared: 501 + 500
-        let two = e.end(Self.ref(2), now: Self.t0 + 40, counter: 200)  // reset: 200 to 2
-        #expect(one.millijoules == 1_000 + 501 && one.measured)
-        #expect(two.millijoules == 500 + 200)
+        let one = e.end(Self.ref(1), now: Self.t0 + 30, counter: 3_601)  // 1001 shared: 500 each, 1 carried
+        let two = e.end(Self.ref(2), now: Self.t0 + 40, counter: 200)  // reset: 200, and the carried 1, to 2
+        #expect(one.millijoules == 1_000 + 500 && one.measured)
+        #expect(two.millijoules == 500 + 200 + 1)
         #expect(e.idleMillijoules == 600)
         #expect(e.totalMillijoules == 600 + 1000 + 1001 + 200)
+    }
+
+    @Test("energy that does not divide equally carries to the next interval, or to idle; shares add up exactly")
+    func energyCarries() {
+        var e = EnergyMeter(slots: 512, idleMilliwatts: 0, busyMilliwatts: 0, now: Self.t0, counter: 0)
+        var charged: UInt64 = 0
+        var counter: UInt64 = 0
+        for i in 0..<300 {
+            counter += 7
+            e.start(Self.ref(UInt64(i)), now: Self.t0 + Int64(i), counter: counter)
+        }
+        counter += 1_000  // 300 holders: 3 each, 100 carried
+        let first = e.end(Self.ref(0), now: Self.t0 + 400, counter: counter)
+        #expect(first.millijoules > 0)
+        charged += first.millijoules
+        for i in 1..<300 {
+            counter += 11
+            charged += e.end(Self.ref(UInt64(i)), now: Self.t0 + 400 + Int64(i), counter: counter).millijoules
+        }
+        counter += 5
+        e.advance(now: Self.t0 + 1_000, counter: counter)
+        #expect(e.totalMillijoules == counter)
+        #expect(charged + e.idleMillijoules == counter)
+        // Idle: before the first start and after the last end. The last holder, alone,
+        // was given every millijoule still carried.
+        #expect(e.idleMillijoules == 7 + 5)
     }
 
     @Test("the README's worked example")
