@@ -47,7 +47,10 @@ struct NodeRecord: Sendable {
     var driftWarned: Set<String> = []
     /// The node as placement sees it, kept current by every change above, so a decision
     /// reads it without building anything. A disconnected node is never a candidate.
-    private(set) var placement: PlacementNode
+    private(set) var placement: PlacementNode { didSet { placementVersion &+= 1 } }
+    /// Bumped by every change to `placement`, so that the node table copies the view only
+    /// when it changed (most changes, such as a meter's, do not touch it).
+    private(set) var placementVersion: UInt64 = 0
 
     var pool: String { labels["pool"] ?? "" }
 

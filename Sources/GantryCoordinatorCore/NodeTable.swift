@@ -12,50 +12,54 @@ import GantryPlacement
 struct NodeTable: Sendable {
     typealias Slot = Int32
 
-    private(set) var records: [NodeID: NodeRecord] = [:]
     private var slots: [NodeID: Slot] = [:]
+    /// By slot, as the views: a change is made in place in the array (a dictionary's
+    /// `_modify` moves the whole record out and back), and a read borrows it.
+    private var records: [NodeRecord?] = []
     private(set) var views: [PlacementNode?] = []
 
     subscript(id: NodeID) -> NodeRecord? {
-        get { records[id] }
+        _read {
+            if let slot = slots[id] { yield records[Int(slot)] } else { yield nil }
+        }
         set {
-            records[id] = newValue
-            mirror(id)
+            guard let i = slot(for: id, storing: newValue != nil) else { return }
+            records[i] = newValue
+            views[i] = newValue?.placement
         }
         _modify {
-            defer { mirror(id) }
-            yield &records[id]
+            if let slot = slots[id] {
+                let i = Int(slot)
+                let version = records[i]?.placementVersion
+                defer {
+                    // The view is copied only when placement's part of the record changed.
+                    if records[i]?.placementVersion != version || records[i] == nil { views[i] = records[i]?.placement }
+                }
+                yield &records[i]
+            } else {
+                var added: NodeRecord?
+                defer { if added != nil { self[id] = added } }
+                yield &added
+            }
         }
     }
 
     /// The slot a node's view lives in (allocated when the node is first stored).
     func slot(of id: NodeID) -> Slot? { slots[id] }
 
-    var keys: Dictionary<NodeID, NodeRecord>.Keys { records.keys }
-    /// The ids, to change records while going through them: a loop over `keys` keeps the
-    /// table's storage referenced, so its first change copies every record (14 MB at
-    /// 10,000 nodes, once per tick).
-    var ids: [NodeID] { Array(records.keys) }
-    var values: Dictionary<NodeID, NodeRecord>.Values { records.values }
-    var count: Int { records.count }
-
-    private mutating func mirror(_ id: NodeID) {
-        let slot: Slot
-        if let s = slots[id] {
-            slot = s
-        } else {
-            guard records[id] != nil else { return }
-            slot = Slot(views.count)
-            slots[id] = slot
-            views.append(nil)
-        }
-        // In place: neither the record nor its view is copied as a whole.
-        if records[id]?.mirror(into: &views[Int(slot)]) == nil { views[Int(slot)] = nil }
+    private mutating func slot(for id: NodeID, storing: Bool) -> Int? {
+        if let s = slots[id] { return Int(s) }
+        guard storing else { return nil }
+        slots[id] = Slot(records.count)
+        records.append(nil)
+        views.append(nil)
+        return records.count - 1
     }
-}
 
-extension NodeRecord {
-    fileprivate mutating func mirror(into view: inout PlacementNode?) {
-        view = placement
-    }
+    /// Every node ever stored (nodes are never removed).
+    var keys: Dictionary<NodeID, Slot>.Keys { slots.keys }
+    /// The ids, to change records while going through them.
+    var ids: [NodeID] { Array(slots.keys) }
+    var values: LazyMapSequence<LazyFilterSequence<[NodeRecord?]>, NodeRecord> { records.lazy.filter { $0 != nil }.map { $0! } }
+    var count: Int { slots.count }
 }
