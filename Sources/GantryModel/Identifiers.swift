@@ -45,38 +45,65 @@ public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var unixMillis: Int64 { Int64(rawValue >> JobID.counterBits) }
     public var counter: UInt32 { UInt32(rawValue & UInt64(JobID.counterMask)) }
 
-    private static let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz".utf8)
-
+    /// Crockford's base 32, lower case: 13 characters, with no allocation either way (the
+    /// text fits a small string); ids cross the wire as text in every job message.
     public var description: String {
-        var out = [UInt8](repeating: 0, count: 13)
-        var v = rawValue
-        for i in stride(from: 12, through: 0, by: -1) {
-            out[i] = JobID.alphabet[Int(v & 31)]
-            v >>= 5
+        String(unsafeUninitializedCapacity: 13) { out in
+            var v = rawValue
+            for i in stride(from: 12, through: 0, by: -1) {
+                out[i] = JobID.digit(UInt8(truncatingIfNeeded: v & 31))
+                v >>= 5
+            }
+            return 13
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses the 13-character text form; accepts upper case and Crockford's
     /// look-alikes (`o`→0, `i`/`l`→1).
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
+        var text = text
+        guard let value = text.withUTF8(JobID.parse) else { return nil }
+        self.rawValue = value
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
         guard bytes.count == 13 else { return nil }
         var v: UInt64 = 0
-        for (i, raw) in bytes.enumerated() {
-            var b = raw
-            if b >= 0x41 && b <= 0x5A { b += 0x20 }
-            switch b {
-            case UInt8(ascii: "o"): b = UInt8(ascii: "0")
-            case UInt8(ascii: "i"), UInt8(ascii: "l"): b = UInt8(ascii: "1")
-            default: break
-            }
-            guard let d = JobID.alphabet.firstIndex(of: b) else { return nil }
+        for (i, b) in bytes.enumerated() {
+            guard let d = value(of: b) else { return nil }
             // The first character carries only 4 bits (13 × 5 = 65).
             if i == 0 && d > 15 { return nil }
             v = (v << 5) | UInt64(d)
         }
-        self.rawValue = v
+        return v
+    }
+
+    /// "0123456789abcdefghjkmnpqrstvwxyz"[d].
+    private static func digit(_ d: UInt8) -> UInt8 {
+        switch d {
+        case 0...9: return UInt8(ascii: "0") + d
+        case 10...17: return UInt8(ascii: "a") + d - 10  // a…h
+        case 18...19: return UInt8(ascii: "j") + d - 18  // j k
+        case 20...21: return UInt8(ascii: "m") + d - 20  // m n
+        case 22...26: return UInt8(ascii: "p") + d - 22  // p…t
+        default: return UInt8(ascii: "v") + d - 27  // v…z
+        }
+    }
+
+    private static func value(of byte: UInt8) -> UInt8? {
+        var b = byte
+        if b >= 0x41 && b <= 0x5A { b += 0x20 }
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
+        case UInt8(ascii: "o"): return 0
+        case UInt8(ascii: "i"), UInt8(ascii: "l"): return 1
+        case UInt8(ascii: "a")...UInt8(ascii: "h"): return b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "j"), UInt8(ascii: "k"): return b - UInt8(ascii: "j") + 18
+        case UInt8(ascii: "m"), UInt8(ascii: "n"): return b - UInt8(ascii: "m") + 20
+        case UInt8(ascii: "p")...UInt8(ascii: "t"): return b - UInt8(ascii: "p") + 22
+        case UInt8(ascii: "v")...UInt8(ascii: "z"): return b - UInt8(ascii: "v") + 27
+        default: return nil
+        }
     }
 
     public static func < (a: JobID, b: JobID) -> Bool { a.rawValue < b.rawValue }

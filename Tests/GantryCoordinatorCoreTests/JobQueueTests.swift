@@ -121,6 +121,18 @@ struct JobQueueTests {
             #expect(JobID(id.description) == id)
             #expect(JobID(id.description.uppercased()) == id)
         }
+        // Every digit, both ways, against the alphabet spelt out.
+        let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
+        for d in 0..<32 {
+            let id = JobID(rawValue: UInt64(d) << 5 | UInt64(31 - d))
+            let text = "00000000000" + String(alphabet[d]) + String(alphabet[31 - d])
+            #expect(id.description == text)
+            #expect(JobID(text) == id)
+        }
+        #expect(JobID("0000000000O1L") == JobID(rawValue: 1 << 5 | 1))
+        #expect(JobID("0000000000I0u") == nil)  // u is not a digit
+        #expect(JobID("000000000000") == nil)
+        #expect(JobID("00000000000000") == nil)
         #expect(JobID("not-a-job-id!") == nil)
         #expect(JobID("zzzzzzzzzzzzz") == nil)  // 65 bits
     }
