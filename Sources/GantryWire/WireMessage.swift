@@ -110,6 +110,18 @@ public struct WireEnvelope: Hashable, Sendable {
         return buffer
     }
 
+    /// Appends this envelope as a whole frame (its 4-byte length, then its bytes), for a
+    /// writer that frames many at once below the frame encoder (`Outbox`).
+    public func encodeFrame(into buffer: inout ByteBuffer) {
+        var envelope = Gantry_V1_Envelope()
+        envelope.requestID = requestID
+        envelope.payload = message.proto
+        let bytes: [UInt8] = (try? envelope.serializedBytes()) ?? []
+        buffer.reserveCapacity(minimumWritableBytes: FrameDecoder.headerBytes + bytes.count)
+        buffer.writeInteger(UInt32(bytes.count), endianness: .big)
+        buffer.writeBytes(bytes)
+    }
+
     /// Field numbers of the top-level unknown fields, for the error message.
     static func unknownFieldNumbers(_ data: [UInt8]) -> [Int] {
         var fields: [Int] = []
