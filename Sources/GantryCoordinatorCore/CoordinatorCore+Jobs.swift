@@ -99,13 +99,14 @@ extension CoordinatorCore {
     /// agent can drop it from its spool, even when it is stale or a duplicate.
     mutating func result(_ r: AttemptResult, from id: NodeID, session: SessionID, now: Timestamp) -> [CoordinatorDirective] {
         let ack = durable(.send(session, .ack(r.ref)))
-        guard let record = jobs[r.ref.job] else { return [ack] }
-        if let attempt = record.job.attempts.first(where: { $0.number == r.ref.attempt }), attempt.state.isTerminal,
+        guard let index = jobs.index(forKey: r.ref.job) else { return [ack] }
+        if let attempt = jobs.values[index].job.attempts.first(where: { $0.number == r.ref.attempt }), attempt.state.isTerminal,
             attempt.node == id, attempt.state != .lost, attempt.state != .rejected
         {
             return [ack]  // a replay of a result already applied
         }
         guard isCurrent(r.ref, on: id) else { return stale(r.ref, from: id, session: session, what: "result") + [ack] }
+        let wasCancelled = jobs.values[index].job.state == .cancelled
 
         var out: [CoordinatorDirective] = []
         let state: AttemptState
@@ -114,7 +115,25 @@ extension CoordinatorCore {
         case .cancelled: state = .cancelled
         case .failed: state = .failed
         }
-        var updated = record
+        // In place: a copy taken out of the table would share the job's arrays with it, so
+        // the first change to each would copy it.
+        let maxOutputBytes = settings.maxOutputBytes
+        Self.apply(r, to: &jobs.values[index], maxOutputBytes: maxOutputBytes)
+        throughput.add(r.usage.completionTokens, now: now)
+
+        let reason: String? =
+            switch r.outcome {
+            case .succeeded: nil
+            case .failed: "engine error on \(id): \(r.error ?? "unknown")"
+            case .cancelled: wasCancelled ? "cancelled" : "stopped by the agent on \(id): \(r.error ?? "no reason given")"
+            }
+        out += endAttempt(r.ref, as: state, reason: reason, now: now, finishedAt: r.finishedAt, result: r)
+        out.append(ack)
+        return out
+    }
+
+    /// What a result tells about its job, before its attempt ends.
+    private static func apply(_ r: AttemptResult, to updated: inout JobRecord, maxOutputBytes: Int) {
         let i = updated.job.attempts.count - 1
         updated.job.attempts[i].startedAt = updated.job.attempts[i].startedAt ?? r.startedAt
         updated.job.usage = r.usage
@@ -126,7 +145,7 @@ extension CoordinatorCore {
             // Watchers have the streamed text (the output so far); they get the rest with the
             // final event, or the whole text again if it does not continue what they have.
             let streamed = updated.job.output
-            updated.job.output = truncateUTF8(r.output, to: settings.maxOutputBytes)
+            updated.job.output = truncateUTF8(r.output, to: maxOutputBytes)
             if updated.job.output.utf8.starts(with: streamed.utf8) {
                 updated.unsentOutput = String(decoding: updated.job.output.utf8.dropFirst(streamed.utf8.count), as: UTF8.self)
             } else {
@@ -134,18 +153,6 @@ extension CoordinatorCore {
                 updated.outputReset = true
             }
         }
-        jobs[r.ref.job] = updated
-        throughput.add(r.usage.completionTokens, now: now)
-
-        let reason: String? =
-            switch r.outcome {
-            case .succeeded: nil
-            case .failed: "engine error on \(id): \(r.error ?? "unknown")"
-            case .cancelled: record.job.state == .cancelled ? "cancelled" : "stopped by the agent on \(id): \(r.error ?? "no reason given")"
-            }
-        out += endAttempt(r.ref, as: state, reason: reason, now: now, finishedAt: r.finishedAt, result: r)
-        out.append(ack)
-        return out
     }
 
     /// Ends the current attempt of a job and frees its slot, then decides the job's fate:

@@ -9,8 +9,12 @@ public enum StoreWrites {
     /// one job, node or API key in the batch are coalesced to the last; ledger rows are
     /// inserted once.
     public static func inserts(_ changes: [StoreChange]) -> [SQLInsert] {
-        var jobs: [JobID: Job] = [:]
+        // Where each job's last version is in `changes` (not a copy of it: a batch holds
+        // thousands), and the order in which jobs first appear.
+        var lastJob: [JobID: Int] = [:]
+        lastJob.reserveCapacity(changes.count)
         var jobOrder: [JobID] = []
+        jobOrder.reserveCapacity(changes.count)
         var nodes: [NodeID: PersistedNode] = [:]
         var nodeOrder: [NodeID] = []
         var keys: [String: ApiKey] = [:]
@@ -19,10 +23,10 @@ public enum StoreWrites {
         var idle = SQLInsert(head: insertIdleHead, tail: "", columns: 11, rows: [])
         var ledgerEntries: [LedgerEntry] = []
         var accruals: [IdleAccrual] = []
-        for change in changes {
+        for (index, change) in changes.enumerated() {
             switch change {
             case .job(let j):
-                if jobs.updateValue(j, forKey: j.id) == nil { jobOrder.append(j.id) }
+                if lastJob.updateValue(index, forKey: j.id) == nil { jobOrder.append(j.id) }
             case .node(let n):
                 if nodes.updateValue(n, forKey: n.id) == nil { nodeOrder.append(n.id) }
             case .ledger(let e):
@@ -45,7 +49,7 @@ public enum StoreWrites {
             var attemptRows = SQLInsert(head: upsertAttemptHead, tail: upsertAttemptTail, columns: 9, rows: [])
             jobRows.rows.reserveCapacity(jobOrder.count)
             for id in jobOrder {
-                let job = jobs[id]!
+                guard case .job(let job) = changes[lastJob[id]!] else { continue }
                 jobRows.rows.append(row(job))
                 for a in job.attempts {
                     attemptRows.rows.append([
