@@ -99,12 +99,7 @@ public struct WireEnvelope: Hashable, Sendable {
 
     /// Serializes to a frame body (the framing handler adds the length).
     public func encode(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        var envelope = Gantry_V1_Envelope()
-        envelope.requestID = requestID
-        envelope.payload = message.proto
-        // Serializing a message built from model values cannot fail: there are no
-        // required fields or unset Any types in this schema.
-        let bytes: [UInt8] = (try? envelope.serializedBytes()) ?? []
+        let bytes = serialized()
         var buffer = allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return buffer
@@ -113,13 +108,19 @@ public struct WireEnvelope: Hashable, Sendable {
     /// Appends this envelope as a whole frame (its 4-byte length, then its bytes), for a
     /// writer that frames many at once below the frame encoder (`Outbox`).
     public func encodeFrame(into buffer: inout ByteBuffer) {
-        var envelope = Gantry_V1_Envelope()
-        envelope.requestID = requestID
-        envelope.payload = message.proto
-        let bytes: [UInt8] = (try? envelope.serializedBytes()) ?? []
+        let bytes = serialized()
         buffer.reserveCapacity(minimumWritableBytes: FrameDecoder.headerBytes + bytes.count)
         buffer.writeInteger(UInt32(bytes.count), endianness: .big)
         buffer.writeBytes(bytes)
+    }
+
+    private func serialized() -> [UInt8] {
+        var envelope = Gantry_V1_Envelope()
+        envelope.requestID = requestID
+        envelope.payload = message.proto
+        // Serializing a message built from model values cannot fail: there are no
+        // required fields or unset Any types in this schema.
+        return (try? envelope.serializedBytes()) ?? []
     }
 
     /// Field numbers of the top-level unknown fields, for the error message.

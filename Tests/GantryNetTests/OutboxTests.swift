@@ -48,6 +48,24 @@ struct OutboxTests {
         #expect(channel.isActive)
     }
 
+    @Test("behind the frame encoder, a flush writes all its frames as one buffer, each with its length, in order")
+    func framedBatch() throws {
+        let channel = try makeChannel()
+        try channel.pipeline.syncOperations.addGantryFraming(maxFrameBytes: defaultMaxFrameBytes)
+        let outbox = Outbox(channel: channel)
+        outbox.send(WireEnvelope(.goodbye("one")))
+        outbox.close(with: WireEnvelope(.goodbye(String(repeating: "x", count: 1000))))
+        channel.embeddedEventLoop.run()
+        var wire = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)  // one write
+        var decoder = FrameDecoder(maxFrameBytes: defaultMaxFrameBytes)
+        var messages: [WireMessage] = []
+        while let frame = try decoder.decode(buffer: &wire) { messages.append(try WireEnvelope(frame: frame).message) }
+        #expect(messages == [.goodbye("one"), .goodbye(String(repeating: "x", count: 1000))])
+        #expect(wire.readableBytes == 0)
+        #expect(!channel.isActive)
+    }
+
     @Test("while the peer does not read, messages wait; writable() sends them")
     func waitsForWritability() throws {
         let channel = try makeChannel()
