@@ -17,10 +17,6 @@ struct AssignDeadlines: Sendable {
         static func < (a: Entry, b: Entry) -> Bool {
             a.assignedAt < b.assignedAt
         }
-
-        static func == (a: Entry, b: Entry) -> Bool {
-            a.assignedAt == b.assignedAt && a.ref == b.ref
-        }
     }
 
     private var heap = Heap<Entry>()

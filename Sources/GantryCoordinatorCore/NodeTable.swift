@@ -7,8 +7,11 @@ import GantryPlacement
 /// A decision reads only the views, by slot: no hashing, and copying a `PlacementNode`
 /// costs a few reference counts where copying a whole `NodeRecord` (meter, inventory,
 /// stats…) costs dozens. Every change to a record goes through the subscript, which
-/// refreshes the mirror afterwards, so the two can never disagree. A node keeps its slot
-/// for the life of the process (nodes are never forgotten, only marked lost).
+/// refreshes the mirror afterwards when the record's `placementVersion` moved, so the two
+/// can never disagree; a whole new record goes in through the setter (`nodes[id] = r`,
+/// which always refreshes it), not through `nodes[id]! = r`, whose version may match the
+/// old one's. A node keeps its slot for the life of the process (nodes are never
+/// forgotten, only marked lost).
 struct NodeTable: Sendable {
     typealias Slot = Int32
 
@@ -33,7 +36,7 @@ struct NodeTable: Sendable {
                 let version = records[i]?.placementVersion
                 defer {
                     // The view is copied only when placement's part of the record changed.
-                    if records[i]?.placementVersion != version || records[i] == nil { views[i] = records[i]?.placement }
+                    if records[i]?.placementVersion != version { views[i] = records[i]?.placement }
                 }
                 yield &records[i]
             } else {
