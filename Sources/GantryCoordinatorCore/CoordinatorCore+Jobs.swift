@@ -135,12 +135,16 @@ extension CoordinatorCore {
     /// What a result tells about its job, before its attempt ends.
     private static func apply(_ r: AttemptResult, to updated: inout JobRecord, maxOutputBytes: Int) {
         let i = updated.job.attempts.count - 1
-        updated.job.attempts[i].startedAt = updated.job.attempts[i].startedAt ?? r.startedAt
+        // The agent timed both ends of the run: its start replaces the time its accept was
+        // read here, which a busy coordinator reads after the run has ended (so the start
+        // would follow the end).
+        let acceptedAt = updated.job.attempts[i].startedAt
+        updated.job.attempts[i].startedAt = r.startedAt
+        if updated.job.startedAt == nil || updated.job.startedAt == acceptedAt { updated.job.startedAt = r.startedAt }
         updated.job.usage = r.usage
         updated.job.simulated = r.simulated
         updated.job.finishReason = r.finishReason
         if let t = r.firstTokenAt { updated.job.firstTokenAt = t }
-        if updated.job.startedAt == nil { updated.job.startedAt = r.startedAt }
         if r.outcome == .succeeded || r.outcome == .cancelled {
             // Watchers have the streamed text (the output so far); they get the rest with the
             // final event, or the whole text again if it does not continue what they have.

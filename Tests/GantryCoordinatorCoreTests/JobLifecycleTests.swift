@@ -152,6 +152,26 @@ struct JobLifecycleTests {
         #expect(h.job(ids[0]).attempts.first?.state == .rejected)
     }
 
+    @Test("an attempt's start is the agent's, so it never follows its end when the accept is read late")
+    func startFromTheAgent() {
+        var h = Harness()
+        h.register("gpu-1", session: 1)
+        let (ids, out) = h.submit()
+        let ref = out.assignments[0].assignment.ref
+        let ranFrom = h.now + 1, ranTo = h.now + 5
+        _ = h.advance(50)  // a busy coordinator reads the accept after the run ended
+        _ = h.agent(.accept(ref), session: 1)
+        #expect(h.job(ids[0]).attempts[0].startedAt == h.now)
+        _ = h.agent(.result(AttemptResult(
+            ref: ref, outcome: .succeeded, output: "out", usage: Usage(promptTokens: 2, completionTokens: 8),
+            engine: "e", startedAt: ranFrom, finishedAt: ranTo)), session: 1)
+        let job = h.job(ids[0])
+        #expect(job.attempts[0].startedAt == ranFrom)
+        #expect(job.attempts[0].finishedAt == ranTo)
+        #expect(job.startedAt == ranFrom)
+        #expect(job.finishedAt == ranTo)
+    }
+
     @Test("only assignments still awaiting their accept are taken back, each at its own deadline")
     func assignTimeoutPerAssignment() {
         var h = Harness()  // assignTimeoutMs 10,000
