@@ -6,8 +6,8 @@ import HeapModule
 /// on every node: under load the core ticks every `startFlushMs`, with thousands of
 /// attempts in flight.
 ///
-/// Entries are not removed when an attempt is accepted or ends; the owner drops them when
-/// they reach the front and are no longer current (`pop(while:)`). Ordered by the time of
+/// Entries are not removed when an attempt is accepted or ends; `expireAssignments` drops
+/// them when they reach the front and no longer await an accept. Ordered by the time of
 /// the assignment rather than its deadline, so a changed timeout (SIGHUP) keeps the order.
 struct AssignDeadlines: Sendable {
     struct Entry: Comparable, Sendable {
@@ -21,7 +21,6 @@ struct AssignDeadlines: Sendable {
 
     private var heap = Heap<Entry>()
 
-    var count: Int { heap.count }
     var oldest: Entry? { heap.min }
 
     mutating func insert(_ ref: AttemptRef, assignedAt: Timestamp) {

@@ -307,7 +307,8 @@ extension CoordinatorCore {
         var out: [CoordinatorDirective] = []
         while let oldest = assignDeadlines.oldest, now - oldest.assignedAt > settings.assignTimeoutMs {
             assignDeadlines.removeOldest()
-            guard let attempt = awaitingAccept(oldest.ref), now - attempt.assignedAt > settings.assignTimeoutMs else { continue }
+            // The entry's time is its attempt's `assignedAt`: overdue if it still awaits.
+            guard let attempt = awaitingAccept(oldest.ref) else { continue }
             if let session = nodes[attempt.node]?.session {
                 out.append(.send(session, .cancel(oldest.ref, reason: "not accepted within \(settings.assignTimeoutMs) ms")))
             }

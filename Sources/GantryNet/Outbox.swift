@@ -79,28 +79,22 @@ public final class Outbox: Sendable {
             channel.close(promise: nil)
             return
         }
-        let allocator = channel.allocator
-        if !batch.envelopes.isEmpty, let framer = try? channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<FrameEncoder>.self) {
-            // Every frame of the batch in one buffer, written below the frame encoder: one
-            // allocation, one trip down the pipeline and one write for the lot, instead of
-            // two buffers and a trip each.
-            var frames = allocator.buffer(capacity: batch.envelopes.count * 128)
-            for envelope in batch.envelopes { envelope.encodeFrame(into: &frames) }
-            let written = framer.writeAndFlush(NIOAny(frames))
-            if batch.closing != nil { written.whenComplete { _ in channel.close(promise: nil) } }
+        guard !batch.envelopes.isEmpty else {
+            channel.close(promise: nil)
             return
         }
-        for envelope in batch.envelopes.dropLast() {
-            channel.write(envelope.encode(allocator: allocator), promise: nil)
+        // Every frame of the batch in one buffer (one allocation, one trip down the pipeline
+        // and one write for the lot), written below the frame encoder, or straight to a
+        // channel that has none.
+        var frames = channel.allocator.buffer(capacity: batch.envelopes.count * 128)
+        for envelope in batch.envelopes { envelope.encodeFrame(into: &frames) }
+        let written: EventLoopFuture<Void>
+        if let framer = try? channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<FrameEncoder>.self) {
+            written = framer.writeAndFlush(NIOAny(frames))
+        } else {
+            written = channel.writeAndFlush(frames)
         }
-        if let last = batch.envelopes.last {
-            let written: EventLoopFuture<Void> = channel.writeAndFlush(last.encode(allocator: allocator))
-            if batch.closing != nil {
-                written.whenComplete { _ in channel.close(promise: nil) }
-            }
-        } else if batch.closing != nil {
-            channel.close(promise: nil)
-        }
+        if batch.closing != nil { written.whenComplete { _ in channel.close(promise: nil) } }
     }
 
     /// The channel became writable again; write what waited.
