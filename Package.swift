@@ -38,7 +38,7 @@ let package = Package(
             name: "GantryKit",
             targets: [
                 "GantryModel", "GantryCoordinatorCore", "GantryPlacement", "GantryAccounting", "GantryWire", "GantryNet",
-                "GantryControl", "GantryConfig", "GantryStore", "GantryRuntime",
+                "GantryControl", "GantryConfig", "GantryStore", "GantryPersistence", "GantryRuntime",
             ]),
     ],
     dependencies: [

@@ -79,7 +79,11 @@ extension CoordinatorCore {
             if let node = nodes[id] { all.append(.persist(.node(node.persisted))) }
         }
         for id in dirtyJobs.sorted() {
-            if let record = jobs[id] { all.append(.persist(.job(record.job))) }
+            if let stored = jobs[id]?.storedAttempts {
+                let job = jobs[id]!.job
+                all.append(.persist(stored < 0 ? .job(job) : .jobUpdate(job, storedAttempts: Int(stored))))
+                jobs[id]!.storedAttempts = Int32(job.attempts.count)
+            }
             if !startedJobs.isEmpty { startedJobs.remove(id) }
         }
         if startedJobs.isEmpty { startsDue = nil }
@@ -132,6 +136,7 @@ extension CoordinatorCore {
             if !job.state.isTerminal { unfinished += 1 }
             maxID = max(maxID, job.id)
             var record = JobRecord(job)
+            record.storedAttempts = Int32(job.attempts.count)
             jobCounts[job.state, default: 0] += 1
             switch job.state {
             case .queued:

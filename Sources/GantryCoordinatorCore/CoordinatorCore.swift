@@ -128,6 +128,9 @@ struct JobRecord: Sendable {
     /// text does not continue what was streamed).
     var unsentOutput = ""
     var outputReset = false
+    /// How many of the job's attempts the store was handed, or -1 while the job itself
+    /// was not (a new submit): its next write is then the whole job, else an update.
+    var storedAttempts: Int32 = -1
 
     init(_ job: Job) { self.job = job }
 }

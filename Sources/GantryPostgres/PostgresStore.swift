@@ -95,10 +95,15 @@ public final class PostgresStore: CoordinatorStore, Sendable {
 
     public func apply(_ changes: [StoreChange]) async throws {
         guard let epoch else { throw GantryError(.unavailable, "this gantryd is not the leader; it writes nothing") }
-        let inserts = StoreWrites.inserts(changes)
+        let writes = StoreWrites.writes(changes)
         try await transaction { connection in
             try await Self.checkEpoch(epoch, on: connection, logger: logger)
-            for insert in inserts { try await Self.run(insert, on: connection, logger: logger) }
+            for write in writes {
+                switch write {
+                case .insert(let insert): try await Self.run(insert, on: connection, logger: logger)
+                case .update(let update): try await Self.run(update, on: connection, logger: logger)
+                }
+            }
         }
     }
 
@@ -143,6 +148,24 @@ public final class PostgresStore: CoordinatorStore, Sendable {
             }
             sql += " " + insert.tail
             try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        }
+    }
+
+    /// Rows known to exist, updated a thousand at a time; one that is missing fails the
+    /// transaction.
+    static func run(_ update: SQLUpdate, on connection: PostgresConnection, logger: Logger) async throws {
+        for start in stride(from: 0, to: update.rows.count, by: rowsPerInsert) {
+            let rows = update.rows[start..<min(start + rowsPerInsert, update.rows.count)]
+            var bindings = PostgresBindings(capacity: rows.count * update.columns)
+            for row in rows {
+                for value in row { bind(value, into: &bindings) }
+            }
+            let returned = try await connection.query(PostgresQuery(unsafeSQL: update.manyRows(rows.count), binds: bindings), logger: logger)
+            var updated = 0
+            for try await _ in returned { updated += 1 }
+            guard updated == rows.count else {
+                throw GantryError(.internal, "an update of \(update.table) found \(updated) of its \(rows.count) rows: the store lacks what gantryd wrote before")
+            }
         }
     }
 

@@ -5,15 +5,17 @@ import Foundation
 
 /// The coordinator's writes as SQL, one mapping for both backends.
 public enum StoreWrites {
-    /// The inserts for a batch of changes, in the order they must run. Several versions of
+    /// The writes for a batch of changes, in the order they must run. Several versions of
     /// one job, node or API key in the batch are coalesced to the last; ledger rows are
-    /// inserted once.
-    public static func inserts(_ changes: [StoreChange]) -> [SQLInsert] {
+    /// inserted once. A job is written whole (an upsert) when its first version in the
+    /// batch is a `.job`, and as an update of what changes when it is a `.jobUpdate`.
+    public static func writes(_ changes: [StoreChange]) -> [SQLWrite] {
         // Where each job's last version is in `changes` (not a copy of it: a batch holds
-        // thousands), and the order in which jobs first appear.
+        // thousands), and the order in which jobs first appear, with the attempts the
+        // store held before the batch (nil: the job is written whole).
         var lastJob: [JobID: Int] = [:]
         lastJob.reserveCapacity(changes.count)
-        var jobOrder: [JobID] = []
+        var jobOrder: [(id: JobID, storedAttempts: Int?)] = []
         jobOrder.reserveCapacity(changes.count)
         var nodes: [NodeID: PersistedNode] = [:]
         var nodeOrder: [NodeID] = []
@@ -26,7 +28,9 @@ public enum StoreWrites {
         for (index, change) in changes.enumerated() {
             switch change {
             case .job(let j):
-                if lastJob.updateValue(index, forKey: j.id) == nil { jobOrder.append(j.id) }
+                if lastJob.updateValue(index, forKey: j.id) == nil { jobOrder.append((j.id, nil)) }
+            case .jobUpdate(let j, let stored):
+                if lastJob.updateValue(index, forKey: j.id) == nil { jobOrder.append((j.id, stored)) }
             case .node(let n):
                 if nodes.updateValue(n, forKey: n.id) == nil { nodeOrder.append(n.id) }
             case .ledger(let e):
@@ -43,46 +47,61 @@ public enum StoreWrites {
                 if keys.updateValue(k, forKey: k.id) == nil { keyOrder.append(k.id) }
             }
         }
-        var out: [SQLInsert] = []
+        var out: [SQLWrite] = []
         if !jobOrder.isEmpty {
             var jobRows = SQLInsert(head: upsertJobHead, tail: upsertJobTail, columns: 28, rows: [])
+            var jobUpdates = SQLUpdate(table: "jobs", set: jobUpdateColumns, key: [.init("id", "BIGINT")])
             var attemptRows = SQLInsert(head: upsertAttemptHead, tail: upsertAttemptTail, columns: 9, rows: [])
-            jobRows.rows.reserveCapacity(jobOrder.count)
-            for id in jobOrder {
-                guard case .job(let job) = changes[lastJob[id]!] else { continue }
-                jobRows.rows.append(row(job))
-                for a in job.attempts {
-                    attemptRows.rows.append([
-                        SQLValue(Int64(bitPattern: job.id.rawValue)), SQLValue(Int64(a.number)), SQLValue(a.node.rawValue), SQLValue(a.engine),
-                        SQLValue(a.state.rawValue), SQLValue(a.error), SQLValue(a.assignedAt.unixMillis), SQLValue(a.startedAt?.unixMillis),
-                        SQLValue(a.finishedAt?.unixMillis),
-                    ])
+            var attemptUpdates = SQLUpdate(table: "attempts", set: attemptUpdateColumns, key: [.init("job_id", "BIGINT"), .init("number", "BIGINT")])
+            for (id, stored) in jobOrder {
+                let job: Job
+                switch changes[lastJob[id]!] {
+                case .job(let j), .jobUpdate(let j, _): job = j
+                default: continue
+                }
+                let jobID = SQLValue(Int64(bitPattern: job.id.rawValue))
+                if stored != nil { jobUpdates.rows.append(updateRow(job)) } else { jobRows.rows.append(row(job)) }
+                for (i, a) in job.attempts.enumerated() {
+                    if let stored, i < stored {
+                        attemptUpdates.rows.append([
+                            SQLValue(a.state.rawValue), SQLValue(a.error), SQLValue(a.startedAt?.unixMillis), SQLValue(a.finishedAt?.unixMillis),
+                            jobID, SQLValue(Int64(a.number)),
+                        ])
+                    } else {
+                        attemptRows.rows.append([
+                            jobID, SQLValue(Int64(a.number)), SQLValue(a.node.rawValue), SQLValue(a.engine),
+                            SQLValue(a.state.rawValue), SQLValue(a.error), SQLValue(a.assignedAt.unixMillis), SQLValue(a.startedAt?.unixMillis),
+                            SQLValue(a.finishedAt?.unixMillis),
+                        ])
+                    }
                 }
             }
-            out.append(jobRows)
-            if !attemptRows.rows.isEmpty { out.append(attemptRows) }
+            if !jobRows.rows.isEmpty { out.append(.insert(jobRows)) }
+            if !jobUpdates.rows.isEmpty { out.append(.update(jobUpdates)) }
+            if !attemptUpdates.rows.isEmpty { out.append(.update(attemptUpdates)) }
+            if !attemptRows.rows.isEmpty { out.append(.insert(attemptRows)) }
         }
         if !nodeOrder.isEmpty {
-            out.append(SQLInsert(head: upsertNodeHead, tail: upsertNodeTail, columns: 8, rows: nodeOrder.map { id in
+            out.append(.insert(SQLInsert(head: upsertNodeHead, tail: upsertNodeTail, columns: 8, rows: nodeOrder.map { id in
                 let n = nodes[id]!
                 return [
                     SQLValue(n.id.rawValue), SQLValue(json(n.labels)), SQLValue(json(n.inventory)), SQLValue(json(n.engines)),
                     SQLValue(json(n.cost)), SQLValue(n.cordoned), SQLValue(n.draining), SQLValue(n.lastSeen.unixMillis),
                 ]
-            }))
+            })))
         }
-        if !ledger.rows.isEmpty { out.append(ledger) }
+        if !ledger.rows.isEmpty { out.append(.insert(ledger)) }
         if !keyOrder.isEmpty {
-            out.append(SQLInsert(head: upsertKeyHead, tail: "ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at", columns: 9, rows: keyOrder.map { id in
+            out.append(.insert(SQLInsert(head: upsertKeyHead, tail: "ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at", columns: 9, rows: keyOrder.map { id in
                 let k = keys[id]!
                 return [
                     SQLValue(k.id), .blob(k.secretHash), SQLValue(k.spec.tenant), SQLValue(k.spec.priority), SQLValue(json(k.spec.models)),
                     SQLValue(k.spec.name), SQLValue(k.spec.maxInflight), SQLValue(k.createdAt.unixMillis), SQLValue(k.revokedAt?.unixMillis),
                 ]
-            }))
+            })))
         }
-        if !idle.rows.isEmpty { out.append(idle) }
-        if let rollups = StoreRollups.upsert(ledger: ledgerEntries, idle: accruals) { out.append(rollups) }
+        if !idle.rows.isEmpty { out.append(.insert(idle)) }
+        if let rollups = StoreRollups.upsert(ledger: ledgerEntries, idle: accruals) { out.append(.insert(rollups)) }
         return out
     }
 
@@ -99,6 +118,25 @@ public enum StoreWrites {
             SQLValue(s.interactive), SQLValue(s.apiKeyID), SQLValue(job.finishReason),
         ]
     }
+
+    /// What a job's update writes: the columns `upsertJobTail` sets, then its id.
+    static func updateRow(_ job: Job) -> [SQLValue] {
+        [
+            SQLValue(job.state.rawValue), SQLValue(job.startedAt?.unixMillis), SQLValue(job.firstTokenAt?.unixMillis),
+            SQLValue(job.finishedAt?.unixMillis), SQLValue(job.output), SQLValue(job.usage.promptTokens), SQLValue(job.usage.completionTokens),
+            SQLValue(job.usage.estimated), SQLValue(job.simulated), SQLValue(job.error), SQLValue(job.finishReason),
+            SQLValue(Int64(bitPattern: job.id.rawValue)),
+        ]
+    }
+
+    static let jobUpdateColumns: [SQLUpdate.Column] = [
+        .init("state", "TEXT"), .init("started_at", "BIGINT"), .init("first_token_at", "BIGINT"), .init("finished_at", "BIGINT"),
+        .init("output", "TEXT"), .init("prompt_tokens", "BIGINT"), .init("completion_tokens", "BIGINT"), .init("tokens_estimated", "BIGINT"),
+        .init("simulated", "BIGINT"), .init("error", "TEXT"), .init("finish_reason", "TEXT"),
+    ]
+    static let attemptUpdateColumns: [SQLUpdate.Column] = [
+        .init("state", "TEXT"), .init("error", "TEXT"), .init("started_at", "BIGINT"), .init("finished_at", "BIGINT"),
+    ]
 
     static func row(_ e: LedgerEntry) -> [SQLValue] {
         let r = e.receipt

@@ -8,7 +8,9 @@ extension Statement {
     /// path and then binds it again: a fifth of gantryd's CPU at 5,000 submits a second.
     /// Call it inside a write, on the database's queue; a failed step throws SQLite's error
     /// (the transaction then rolls back, and gantryd stops: see `Coordinator.storeFailed`).
-    func execute(rows: [[SQLValue]], in db: Database) throws {
+    /// For an update (`updateKey`: how many values end each row as its key), a row that
+    /// changes no row of the table throws: the caller knew the row to exist.
+    func execute(rows: [[SQLValue]], in db: Database, updateKey: Int = 0) throws {
         let statement = sqliteStatement
         let expected = Int(sqlite3_bind_parameter_count(statement))
         defer {
@@ -24,6 +26,10 @@ extension Statement {
             let code = sqlite3_step(statement)
             guard code == SQLITE_DONE else {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+            }
+            if updateKey > 0, sqlite3_changes(db.sqliteConnection) != 1 {
+                let key = row.suffix(updateKey).map { $0.int64OrNil.map(String.init) ?? "\($0)" }.joined(separator: ", ")
+                throw DatabaseError(resultCode: .SQLITE_NOTFOUND, message: "no row with key (\(key)) to update: the store lacks what gantryd wrote before", sql: sql)
             }
         }
     }

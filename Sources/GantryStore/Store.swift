@@ -93,10 +93,15 @@ public final class Store: Sendable {
     /// Applies changes in one transaction. Several versions of one job or node in the
     /// batch are coalesced to the last; ledger rows are inserted once.
     public func apply(_ changes: [StoreChange]) throws {
-        let inserts = StoreWrites.inserts(changes)
+        let writes = StoreWrites.writes(changes)
         try pool.write { db in
-            for insert in inserts {
-                try db.cachedStatement(sql: insert.oneRow).execute(rows: insert.rows, in: db)
+            for write in writes {
+                switch write {
+                case .insert(let insert):
+                    try db.cachedStatement(sql: insert.oneRow).execute(rows: insert.rows, in: db)
+                case .update(let update):
+                    try db.cachedStatement(sql: update.oneRow).execute(rows: update.rows, in: db, updateKey: update.key.count)
+                }
             }
         }
     }

@@ -15,7 +15,7 @@ struct DurabilityTests {
         guard case .success(.submitted(let ids))? = result else { Issue.record("\(out)"); return }
         #expect(out.contains { if case .durable(.reply(_, _, .success(.submitted))) = $0 { true } else { false } })
         #expect(!out.contains { if case .reply = $0 { true } else { false } }, "the reply must not go out before the commit")
-        #expect(out.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .queued } else { false } })
+        #expect(out.persisted.contains { $0.job.map { j in j.id == ids[0] && j.state == .queued } ?? false })
     }
 
     @Test("an assignment of a job already in the store is sent only once its attempt (the fencing epoch) is persisted")
@@ -27,7 +27,7 @@ struct DurabilityTests {
         #expect(sends.isEmpty, "an assignment went out unwrapped: \(out)")
         let wrapped = out.filter { if case .durable(.send(_, .assign)) = $0 { true } else { false } }
         #expect(wrapped.count == 1)
-        let persistedJob = out.persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }.first { $0.id == ids[0] }
+        let persistedJob = out.persisted.compactMap(\.job).first { $0.id == ids[0] }
         #expect(persistedJob?.state == .assigned)
         #expect(persistedJob?.attempts.last?.number == 1)
         #expect(persistedJob?.attempts.last?.node == NodeID("gpu-1"))
@@ -47,7 +47,7 @@ struct DurabilityTests {
         if let assign, let reply, let event { #expect(assign < reply && reply < event) }
         #expect(!out.contains { if case .durable(.send(_, .assign)) = $0 { true } else { false } })
         // Written in the same event, with its attempt.
-        let persistedJob = out.persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }.first { $0.id == ids[0] }
+        let persistedJob = out.persisted.compactMap(\.job).first { $0.id == ids[0] }
         #expect(persistedJob?.state == .assigned && persistedJob?.attempts.last?.number == 1)
     }
 
@@ -92,7 +92,7 @@ struct DurabilityTests {
         #expect(done.contains(.durable(.send(SessionID(1), .ack(ref)))))
         #expect(!done.contains(.send(SessionID(1), .ack(ref))))
         #expect(done.persisted.contains { if case .ledger(let e) = $0 { e.job == ids[0] && e.attempt == 1 } else { false } })
-        #expect(done.persisted.contains { if case .job(let j) = $0 { j.id == ids[0] && j.state == .succeeded } else { false } })
+        #expect(done.persisted.contains { $0.job.map { j in j.id == ids[0] && j.state == .succeeded } ?? false })
     }
 
     @Test("a replayed result is acknowledged again, behind whatever is still being written")
@@ -115,7 +115,7 @@ struct DurabilityTests {
         #expect(!accepted.contains { if case .durable = $0 { true } else { false } })
         #expect(accepted.contains(.wakeUp(at: h.now + h.core.settings.startFlushMs)))
         #expect(h.advance(h.core.settings.startFlushMs - 1).persisted.isEmpty)
-        let due = h.advance(1).persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }
+        let due = h.advance(1).persisted.compactMap(\.job)
         #expect(due.map(\.id) == [id] && due.first?.state == .running && due.first?.attempts.last?.startedAt != nil)
         #expect(h.advance(h.core.settings.startFlushMs).persisted.isEmpty, "written once")
     }
@@ -124,9 +124,33 @@ struct DurabilityTests {
     func startWithEnd() {
         var h = Harness()
         let (id, ref, _) = h.accepted()
-        let done = h.result(ref, session: 1).persisted.compactMap { if case .job(let j) = $0 { j } else { nil } }
+        let done = h.result(ref, session: 1).persisted.compactMap(\.job)
         #expect(done.map(\.id) == [id] && done.first?.state == .succeeded && done.first?.attempts.last?.startedAt != nil)
-        #expect(!h.advance(h.core.settings.startFlushMs).persisted.contains { if case .job = $0 { true } else { false } })
+        #expect(!h.advance(h.core.settings.startFlushMs).persisted.contains { $0.job != nil })
+    }
+
+    @Test("a new job is handed to the store whole, then as updates that count the attempts the store holds; a restored job as updates")
+    func wholeThenUpdates() {
+        var h = Harness()
+        let (ids, queued) = h.submit()
+        #expect(queued.persisted == [.job(h.job(ids[0]))])
+        h.register("gpu-1", session: 1)
+        let placed = h.job(ids[0])
+        let ref = AttemptRef(job: ids[0], attempt: 1)
+        #expect(h.result(ref, session: 1, outcome: .failed, error: "boom").persisted.contains(.jobUpdate(h.job(ids[0]), storedAttempts: 1)),
+                "the failed attempt updated, the retry (attempt 2) inserted")
+        #expect(placed.attempts.count == 1 && h.job(ids[0]).attempts.count == 2)
+        let done = h.result(AttemptRef(job: ids[0], attempt: 2), session: 1).persisted
+        #expect(done.contains(.jobUpdate(h.job(ids[0]), storedAttempts: 2)), "\(done)")
+        #expect(!done.contains { if case .job = $0 { true } else { false } })
+
+        var core = CoordinatorCore(now: h.now)
+        var restored = h.job(ids[0])
+        restored.state = .running
+        core.restore(jobs: [restored], nodes: [], now: h.now)
+        let cancelled = core.admin(.cancelJob(restored.id), requestID: 1, session: SessionID(9), permission: .admin, now: h.now + 1)
+        #expect(cancelled.persisted.allSatisfy { if case .jobUpdate(_, storedAttempts: 2) = $0 { true } else { $0.job == nil } }, "\(cancelled)")
+        #expect(!cancelled.persisted.isEmpty)
     }
 
     @Test("a listing, read from the store, waits for the starts held back to be written")
@@ -134,7 +158,7 @@ struct DurabilityTests {
         var h = Harness()
         let (id, _, _) = h.accepted()
         let (_, listed) = h.request(.listJobs(JobFilter(state: .running)), permission: .readOnly)
-        #expect(listed.persisted.contains { if case .job(let j) = $0 { j.id == id && j.state == .running } else { false } })
+        #expect(listed.persisted.contains { $0.job.map { j in j.id == id && j.state == .running } ?? false })
         // In the same event: the query waits for that write to be durable.
         #expect(listed.contains { if case .durable(.query) = $0 { true } else { false } }, "\(listed)")
     }
@@ -162,7 +186,7 @@ struct DurabilityTests {
         var h = Harness()
         let (id, _, _) = h.accepted()
         let flushed = h.core.flushPending()
-        #expect(flushed.persisted.contains { if case .job(let j) = $0 { j.id == id && j.state == .running } else { false } })
+        #expect(flushed.persisted.contains { $0.job.map { j in j.id == id && j.state == .running } ?? false })
         #expect(h.core.flushPending().persisted.isEmpty)
     }
 

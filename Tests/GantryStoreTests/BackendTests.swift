@@ -112,6 +112,48 @@ struct BackendTests {
         }
     }
 
+    @Test("a job the store holds is updated in place: what changed, its stored attempts updated and new ones inserted; an update of a missing job fails its commit",
+          arguments: Backend.available)
+    func updates(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            var job = sampleJob(1, state: .running, node: "n1")
+            try await store.apply([.job(job)])
+            // Its first attempt failed and a second one runs: one stored attempt, one new.
+            job.attempts[0].state = .failed
+            job.attempts[0].error = "engine down"
+            job.attempts[0].finishedAt = job.submittedAt + 2
+            job.attempts.append(Attempt(number: 2, node: NodeID("n1")!, engine: "e", state: .running, assignedAt: job.submittedAt + 3, startedAt: job.submittedAt + 4))
+            job.startedAt = job.submittedAt + 4
+            try await store.apply([.jobUpdate(job, storedAttempts: 1)])
+            #expect(try await store.job(job.id) == job)
+            // Then it succeeds; another job is submitted and updated within one commit (it
+            // is written whole: its first version there is new).
+            job.state = .succeeded
+            job.output = "done"
+            job.usage = Usage(promptTokens: 3, completionTokens: 1, estimated: false)
+            job.finishedAt = job.submittedAt + 9
+            job.finishReason = "stop"
+            job.attempts[1].state = .succeeded
+            job.attempts[1].finishedAt = job.submittedAt + 9
+            let second = sampleJob(2)
+            var placed = second
+            placed.state = .assigned
+            placed.attempts = [Attempt(number: 1, node: NodeID("n1")!, engine: "e", state: .assigned, assignedAt: second.submittedAt)]
+            try await store.apply([.jobUpdate(job, storedAttempts: 2), .job(second), .jobUpdate(placed, storedAttempts: 0)])
+            #expect(try await store.job(job.id) == job)
+            #expect(try await store.job(second.id) == placed)
+            // A job the store never had: the commit fails and writes nothing.
+            let missing = sampleJob(3, state: .running, node: "n1")
+            var after = placed
+            after.state = .running
+            await #expect(throws: (any Error).self) {
+                try await store.apply([.jobUpdate(after, storedAttempts: 1), .jobUpdate(missing, storedAttempts: 1)])
+            }
+            #expect(try await store.job(second.id) == placed)
+            #expect(try await store.job(missing.id) == nil)
+        }
+    }
+
     @Test("restore loads every unfinished job and only the newest finished ones", arguments: Backend.available)
     func restoreLimits(_ backend: Backend) async throws {
         try await backend.withStore { store in

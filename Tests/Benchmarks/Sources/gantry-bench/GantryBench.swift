@@ -13,7 +13,7 @@ struct GantryBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gantry-bench",
         abstract: "Load generator for scripts/bench: prints one JSON line of results.",
-        subcommands: [Load.self, Heartbeats.self, Placement.self, FrontDoor.self])
+        subcommands: [Load.self, Heartbeats.self, Placement.self, FrontDoor.self, StoreWritesBench.self])
 }
 
 /// Options shared by the modes.
