@@ -167,17 +167,22 @@ extension CoordinatorCore {
     ) -> [CoordinatorDirective] {
         guard var record = jobs[ref.job], let i = record.job.attempts.lastIndex(where: { $0.number == ref.attempt }) else { return [] }
         let node = record.job.attempts[i].node
-        if nodes[node]?.release(ref) == true { capacityEpoch &+= 1 }
-        let charge = nodes[node]?.meter.release(ref, now: now)
+        let released = nodes.update(node) { n in (freed: n.release(ref), charge: n.meter.release(ref, now: now)) }
+        if released?.freed == true { capacityEpoch &+= 1 }
+        let charge = released.flatMap(\.charge)
         guard !record.job.attempts[i].state.isTerminal else { return [] }
         markDirty(ref.job)
+        let engine = record.job.attempts[i].engine
         if let r = result {
-            bill(r, charge: charge ?? SlotCharge(), on: node, engine: record.job.attempts[i].engine, job: &record)
+            bill(r, charge: charge ?? SlotCharge(), on: node, engine: engine, job: &record)
         } else {
             // A slot held with nothing delivered (the node was lost): the node bears it; the
             // tokens it reported are Gantry's all the same (for the token cross-check).
-            if let charge { nodes[node]?.meter.addToIdle(charge) }
-            nodes[node]?.accountedTokens[record.job.attempts[i].engine, default: 0] += Int64(record.job.usage.completionTokens)
+            let tokens = Int64(record.job.usage.completionTokens)
+            nodes.update(node) { n in
+                if let charge { n.meter.addToIdle(charge) }
+                n.accountedTokens[engine, default: 0] += tokens
+            }
         }
         record.job.attempts[i].state = state
         record.job.attempts[i].error = reason
@@ -229,29 +234,29 @@ extension CoordinatorCore {
     /// The receipt for an attempt that reported a result: its slot charge, plus its energy
     /// priced at its node. Added to the job's receipt and written to the ledger.
     mutating func bill(_ r: AttemptResult, charge: SlotCharge, on node: NodeID, engine: String, job record: inout JobRecord) {
-        guard nodes[node] != nil else { return }
         let energy = Int64(clamping: r.energyMillijoules)
+        // Learn the engine's speed per sequence, for the cost scorer.
+        let seconds = Double(r.finishedAt - (r.firstTokenAt ?? r.startedAt)) / 1000
+        let observed = r.outcome == .succeeded && r.usage.completionTokens > 1 && seconds > 0.001 ? Double(r.usage.completionTokens) / seconds : nil
+        // One look-up of the node for all of it.
+        let billed = nodes.update(node) { n in
+            n.accountedTokens[engine, default: 0] += Int64(r.usage.completionTokens)
+            if let observed { n.observedTPS[engine] = n.observedTPS[engine].map { 0.8 * $0 + 0.2 * observed } ?? observed }
+            return (pool: n.pool, energyMicroUSD: n.meter.price(millijoules: energy))
+        }
+        guard let billed else { return }
         let receipt = Receipt(
             promptTokens: r.usage.promptTokens, completionTokens: r.usage.completionTokens, wallMs: max(0, r.finishedAt - r.startedAt),
             slotMs: charge.slotMs, busyMicros: charge.busyMicros, energyMillijoules: energy, energyMeasured: r.energyMeasured,
-            depreciationMicroUSD: charge.depreciationMicroUSD, energyMicroUSD: nodes[node]!.meter.price(millijoules: energy),
+            depreciationMicroUSD: charge.depreciationMicroUSD, energyMicroUSD: billed.energyMicroUSD,
             overheadMicroUSD: charge.overheadMicroUSD)
         record.job.receipt = record.job.receipt.map { $0 + receipt } ?? receipt
-        nodes[node]!.accountedTokens[engine, default: 0] += Int64(r.usage.completionTokens)
         if let i = record.job.attempts.lastIndex(where: { $0.number == r.ref.attempt }) { record.job.attempts[i].receipt = receipt }
         appendLedger(LedgerEntry(
             job: r.ref.job, attempt: r.ref.attempt, node: node, engine: engine, model: record.job.spec.model,
             tenant: record.job.spec.tenant, outcome: r.outcome, promptTokens: r.usage.promptTokens,
             completionTokens: r.usage.completionTokens, tokensEstimated: r.usage.estimated, startedAt: r.startedAt,
-            finishedAt: r.finishedAt, pool: nodes[node]!.pool, receipt: receipt))
-        // Learn the engine's speed per sequence, for the cost scorer.
-        let from = r.firstTokenAt ?? r.startedAt
-        let seconds = Double(r.finishedAt - from) / 1000
-        if r.outcome == .succeeded, r.usage.completionTokens > 1, seconds > 0.001 {
-            let observed = Double(r.usage.completionTokens) / seconds
-            let old = nodes[node]!.observedTPS[engine]
-            nodes[node]!.observedTPS[engine] = old.map { 0.8 * $0 + 0.2 * observed } ?? observed
-        }
+            finishedAt: r.finishedAt, pool: billed.pool, receipt: receipt))
     }
 
     /// Assignments (accepted or not) a job may get before it fails: rejections do not
@@ -297,7 +302,7 @@ extension CoordinatorCore {
     }
 
     private func drainedCheck(_ id: NodeID) -> [CoordinatorDirective] {
-        guard let node = nodes[id], node.draining, node.active.isEmpty else { return [] }
+        guard nodes[id]?.draining == true, nodes[id]?.active.isEmpty == true else { return [] }
         return [.notice(.nodeStateChanged(id, .drained))]
     }
 

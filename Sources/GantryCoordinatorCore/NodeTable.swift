@@ -47,6 +47,17 @@ struct NodeTable: Sendable {
         }
     }
 
+    /// Changes a record in place with one look-up (the subscript's `_modify` looks it up at
+    /// every use) and refreshes its view if placement's part moved; nil if there is none.
+    mutating func update<R>(_ id: NodeID, _ body: (inout NodeRecord) -> R) -> R? {
+        guard let slot = slots[id], records[Int(slot)] != nil else { return nil }
+        let i = Int(slot)
+        let version = records[i]!.placementVersion
+        let result = body(&records[i]!)
+        if records[i]!.placementVersion != version { views[i] = records[i]!.placement }
+        return result
+    }
+
     /// The slot a node's view lives in (allocated when the node is first stored).
     func slot(of id: NodeID) -> Slot? { slots[id] }
 
