@@ -125,6 +125,7 @@ public actor Agent {
     }
 
     func heartbeat(force: Bool = false) async {
+        spool.flush()
         let now = WallClock.now()
         guard force || core.heartbeatDue(now: now), core.connected else { return }
         var stats = await host.stats(source: gpuSource)
@@ -255,6 +256,7 @@ public actor Agent {
     /// Waits until every result handed to the spool is durable (shutdown).
     func flushSpool() async {
         await withCheckedContinuation { gate.resumeWhenDurable($0) }
+        spool.flush()
     }
 
     private func start(_ assignment: Assignment) {

@@ -62,6 +62,7 @@ public struct AgentService: Service {
             }
             await agent.flushSpool()
             _ = await Self.within(.seconds(5)) { await agent.waitUntilAcknowledged() }
+            await agent.flushSpool()  // the acknowledgements that came meanwhile
             group.cancelAll()
         }
     }

@@ -16,11 +16,13 @@ import Glibc
 /// before segments, whose `.result`/`.results` files are still read). A result is sent
 /// only once its write is synced, so it survives `kill -9` and power loss.
 ///
-/// An acknowledgement is appended to the current segment when it comes, without a sync:
-/// one lost in a crash only makes the agent send that result again, which gantryd
-/// acknowledges and ignores. A segment is deleted once it is no longer written to and
-/// every result in it is acknowledged. After a restart every result not acknowledged is
-/// sent again, and writing starts a new segment (old ones are never appended to).
+/// An acknowledgement is noted in memory when it comes and appended to the current
+/// segment with the next write's `pwrite`, or by `flush` (the agent calls it every quarter
+/// of a heartbeat interval), never synced: one lost in a crash only makes the agent send
+/// that result again, which gantryd acknowledges and ignores. A segment is deleted once it
+/// is no longer written to and every result in it is acknowledged. After a restart every
+/// result not acknowledged is sent again, and writing starts a new segment (old ones are
+/// never appended to).
 public final class FileSpool: ResultSpool {
     public let directory: String
     /// The size a new segment is created with (more when one write needs more).
@@ -42,6 +44,8 @@ public final class FileSpool: ResultSpool {
         var fileOf: [AttemptRef: String] = [:]
         var remaining: [String: Int] = [:]
         var damaged: [SpoolDamage] = []
+        /// Acknowledgement records not yet in a segment (see `flush`).
+        var pendingAcks: [UInt8] = []
     }
     private let state: NIOLockedValueBox<State>
 
@@ -68,8 +72,25 @@ public final class FileSpool: ResultSpool {
 
     deinit {
         state.withLockedValue { s in
+            writeAcks(&s)
             if let fd = s.current?.fd { close(fd) }
         }
+    }
+
+    /// Writes the acknowledgements noted since the last write into the current segment
+    /// (unsynced); those that no longer fit in it are dropped (their results are sent
+    /// again after a restart, and acknowledged again).
+    public func flush() {
+        state.withLockedValue { writeAcks(&$0) }
+    }
+
+    private func writeAcks(_ s: inout State) {
+        guard !s.pendingAcks.isEmpty else { return }
+        defer { s.pendingAcks.removeAll(keepingCapacity: true) }
+        guard let segment = s.current, segment.offset + s.pendingAcks.count <= segment.size,
+            pwriteAll(segment.fd, s.pendingAcks, at: segment.offset) == nil
+        else { return }
+        s.current!.offset += s.pendingAcks.count
     }
 
     /// What `load` found damaged, for the log: results after the damage are not sent
@@ -122,16 +143,20 @@ public final class FileSpool: ResultSpool {
         // One writer at a time (the group commit): only `remove` runs beside it, and it
         // never closes the segment, so the sync can run outside the lock.
         let (fd, path) = try state.withLockedValue { s -> (Int32, String) in
-            if s.current.map({ $0.offset + bytes.count > $0.size }) ?? true {
-                try rotate(&s, fitting: bytes.count)
+            // The acknowledgements noted since the last write go first, in the same pwrite
+            // (an acknowledgement in a later segment than its result counts the same).
+            let out = s.pendingAcks.isEmpty ? bytes : s.pendingAcks + bytes
+            s.pendingAcks.removeAll(keepingCapacity: true)
+            if s.current.map({ $0.offset + out.count > $0.size }) ?? true {
+                try rotate(&s, fitting: out.count)
             }
             let segment = s.current!
-            if let problem = pwriteAll(segment.fd, bytes, at: segment.offset) {
+            if let problem = pwriteAll(segment.fd, out, at: segment.offset) {
                 close(segment.fd)
                 s.current = nil
                 throw SpoolError("cannot write \(segment.path): \(problem)")
             }
-            s.current!.offset += bytes.count
+            s.current!.offset += out.count
             for result in results { s.fileOf[result.ref] = segment.path }
             s.remaining[segment.path, default: 0] += results.count
             return (segment.fd, segment.path)
@@ -151,13 +176,8 @@ public final class FileSpool: ResultSpool {
             guard let file = s.fileOf.removeValue(forKey: ref) else { return nil }
             s.remaining[file, default: 1] -= 1
             if let segment = s.current, segment.path == file {
-                // Noted in the segment, unsynced; when it does not fit, the result is only
-                // sent again after a restart, and acknowledged again.
-                var bytes: [UInt8] = []
-                SpoolSegment.encode(.ack(ref), into: &bytes)
-                if segment.offset + bytes.count <= segment.size, pwriteAll(segment.fd, bytes, at: segment.offset) == nil {
-                    s.current!.offset += bytes.count
-                }
+                // Noted, to go into the segment with the next write or flush.
+                SpoolSegment.encode(.ack(ref), into: &s.pendingAcks)
                 return nil
             }
             guard s.remaining[file]! <= 0 else { return nil }

@@ -9,6 +9,13 @@ public protocol ResultSpool: Sendable {
     func write(_ results: [AttemptResult]) throws
     /// Drops an acknowledged result.
     func remove(_ ref: AttemptRef) throws
+    /// Writes down what `remove` noted and kept back, if anything (called every quarter
+    /// of a heartbeat interval, and at shutdown).
+    func flush()
+}
+
+extension ResultSpool {
+    public func flush() {}
 }
 
 /// A spool that lives only as long as the process.

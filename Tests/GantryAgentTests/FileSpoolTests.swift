@@ -42,8 +42,15 @@ struct FileSpoolTests {
         try spool.remove(batch[2].ref)
         try spool.remove(batch[2].ref)  // a repeated ack is harmless
         for n in 5...50 { try spool.remove(result(UInt64(n)).ref) }
+        // Noted, and written with the next write or flush (no pwrite per acknowledgement).
+        #expect(try FileSpool.unacknowledged(stateDir: dir).count == 50)
+        spool.flush()
         #expect(try FileSpool.unacknowledged(stateDir: dir).map(\.ref).sorted { $0.job < $1.job } == [batch[1].ref, result(4).ref])
-        #expect(try FileSpool(stateDir: dir).load() == [batch[1], result(4)])
+        try spool.remove(result(4).ref)
+        try spool.write([result(51)])
+        #expect(try FileSpool.unacknowledged(stateDir: dir).map(\.ref).sorted { $0.job < $1.job } == [batch[1].ref, result(51).ref],
+                "an acknowledgement goes out with the next write")
+        #expect(try FileSpool(stateDir: dir).load() == [batch[1], result(51)])
     }
 
     @Test("a write that does not fit starts a new segment; a segment goes once it is full and all acknowledged")
@@ -64,6 +71,7 @@ struct FileSpoolTests {
         #expect(try segments(spool).count == 1)
         try spool.remove(huge.ref)
         #expect(try segments(spool).count == 1, "the segment being written stays")
+        spool.flush()
         #expect(try FileSpool(stateDir: dir).load().isEmpty)
     }
 
@@ -74,6 +82,7 @@ struct FileSpoolTests {
         let first = try FileSpool(stateDir: dir)
         try first.write([result(1), result(2)])
         try first.remove(result(1).ref)
+        first.flush()
 
         let again = try FileSpool(stateDir: dir)
         _ = try again.load()  // loading twice must not count a file twice
@@ -85,6 +94,7 @@ struct FileSpoolTests {
 
         // A segment whose results were all acknowledged goes at the next load.
         try again.remove(result(3).ref)
+        again.flush()
         #expect(try FileSpool(stateDir: dir).load().isEmpty)
         #expect(try segments(again).isEmpty)
     }
