@@ -105,10 +105,16 @@ public final class GroupCommit<Change: Sendable>: Sendable {
             let step: Step = state.withLockedValue { s in
                 if s.failed { return .done }
                 if !s.pending.isEmpty {
-                    let take = min(s.pending.count, maxBatch)
-                    let batch = Array(s.pending.prefix(take))
-                    s.pending.removeFirst(take)
-                    return .batch(batch, s.pending.isEmpty ? s.submitted : 0)
+                    if s.pending.count <= maxBatch {
+                        // Handed over whole: no copy of the changes (each a retain, and a
+                        // release when the copy's source is emptied).
+                        let batch = s.pending
+                        s.pending = []
+                        return .batch(batch, s.submitted)
+                    }
+                    let batch = Array(s.pending.prefix(maxBatch))
+                    s.pending.removeFirst(maxBatch)
+                    return .batch(batch, 0)
                 }
                 return s.stopping ? .done : .wait
             }

@@ -5,6 +5,7 @@ import GantryRuntime
 import GantrySQL
 import GantryModel
 @testable import GantryStore
+import Synchronization
 import Testing
 
 /// A fresh state directory per test.
@@ -125,6 +126,20 @@ struct StoreTests {
         #expect(writer.stats.transactions < submissions / 2, "\(writer.stats.transactions) transactions")
         #expect(writer.stats.largestBatch > 1)
         #expect(try store.count("jobs") == submissions)
+    }
+
+    @Test("group commit: more than maxBatch queued is written in batches of maxBatch, the last one reporting the sequence number")
+    func groupCommitSplits() async {
+        let batches = Mutex<[[Int]]>([])
+        let writer = GroupCommit<Int>(maxBatch: 3) { batch in batches.withLock { $0.append(batch) } }
+        writer.submit([1, 2])
+        writer.submit([3, 4, 5, 6, 7])
+        writer.finish()
+        let committed = Recorder()
+        await writer.run(committed: { committed.add($0) }, failed: { Issue.record("\($0)") })
+        #expect(batches.withLock { $0 } == [[1, 2, 3], [4, 5, 6], [7]])
+        #expect(committed.values == [2])
+        #expect(writer.stats.changes == 7 && writer.stats.largestBatch == 3 && writer.stats.transactions == 3)
     }
 
     @Test("a failed write is reported and nothing after it is acknowledged")
