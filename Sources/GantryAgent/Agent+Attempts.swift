@@ -12,60 +12,44 @@ extension Agent {
         }
     }
 
-    /// One attempt: the engine runs until it finishes, or until the attempt's stop signal
-    /// fires (a cancel or a shutdown), which cancels the engine's task; the engine then
-    /// ends with a cancelled result. Either way the result goes to the core.
+    /// One attempt: the engine runs in a task of its own until it finishes, or until the
+    /// attempt's stop signal fires (a cancel or a shutdown) or this task is cancelled, which
+    /// cancel the engine's task; the engine then ends with a cancelled result. Either way
+    /// the result goes to the core. (Not a task group with a child waiting for the signal:
+    /// that is two more tasks, and a cancellation, on every attempt's path.)
     nonisolated func run(_ assignment: Assignment, stop: StopSignal) async {
         guard let engine = engines[assignment.engine] else { return }
-        let result: AttemptResult = await withTaskGroup(of: AttemptResult?.self) { group in
-            group.addTask {
-                await engine.run(assignment) { [weak self] p in await self?.progress(p) }
-            }
-            group.addTask {
-                await stop.wait()
-                return nil
-            }
-            var result: AttemptResult?
-            while let next = await group.next() {
-                group.cancelAll()
-                if let next { result = next }
-            }
-            return result!
-        }
+        let work = Task { await engine.run(assignment) { [weak self] p in await self?.progress(p) } }
+        stop.onFire { work.cancel() }
+        let result = await withTaskCancellationHandler { await work.value } onCancel: { work.cancel() }
         await finished(result)
     }
 }
 
-/// Fires once; `wait` returns when it has (or when the waiting task is cancelled).
+/// Fires once, running what was registered with `onFire` (at once for what registers after).
 final class StopSignal: Sendable {
     private struct State {
         var fired = false
-        var waiter: CheckedContinuation<Void, Never>?
+        var action: (@Sendable () -> Void)?
     }
 
     private let state = NIOLockedValueBox(State())
 
     func fire() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLockedValue { s in
+        let action: (@Sendable () -> Void)? = state.withLockedValue { s in
             s.fired = true
-            defer { s.waiter = nil }
-            return s.waiter
+            defer { s.action = nil }
+            return s.action
         }
-        waiter?.resume()
+        action?()
     }
 
-    func wait() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now = state.withLockedValue { s -> Bool in
-                    if s.fired { return true }
-                    s.waiter = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            fire()
+    func onFire(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLockedValue { s -> Bool in
+            if s.fired { return true }
+            s.action = action
+            return false
         }
+        if now { action() }
     }
 }
