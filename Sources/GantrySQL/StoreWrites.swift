@@ -54,11 +54,7 @@ public enum StoreWrites {
             var attemptRows = SQLInsert(head: upsertAttemptHead, tail: upsertAttemptTail, columns: 9, rows: [])
             var attemptUpdates = SQLUpdate(table: "attempts", set: attemptUpdateColumns, key: [.init("job_id", "BIGINT"), .init("number", "BIGINT")])
             for (id, stored) in jobOrder {
-                let job: Job
-                switch changes[lastJob[id]!] {
-                case .job(let j), .jobUpdate(let j, _): job = j
-                default: continue
-                }
+                guard let job = changes[lastJob[id]!].job else { continue }
                 let jobID = SQLValue(Int64(bitPattern: job.id.rawValue))
                 if stored != nil { jobUpdates.rows.append(updateRow(job)) } else { jobRows.rows.append(row(job)) }
                 for (i, a) in job.attempts.enumerated() {

@@ -48,7 +48,7 @@ struct StoreWritesBench: ParsableCommand {
         let node = NodeID("node-1")!
         let t0 = Timestamp(unixMillis: 1_764_000_000_000)
         let spec = JobSpec(model: "sim-bench", prompt: "Write a haiku about schedulers.", maxTokens: 1, tenant: "bench")
-        let start = cpuSeconds()
+        let start = try cpuSeconds()
         for first in stride(from: 0, to: jobs, by: batch) {
             var placed: [Job] = []
             for i in first..<min(first + batch, jobs) {
@@ -76,13 +76,11 @@ struct StoreWritesBench: ParsableCommand {
             }
             try store.apply(ends)
         }
-        return cpuSeconds() - start
+        return try cpuSeconds() - start
     }
 
-    func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    func cpuSeconds() throws -> Double {
+        guard let stats = ProcStats(pid: getpid()) else { throw ValidationError("cannot read this process's CPU time from /proc") }
+        return stats.cpuSeconds
     }
 }
