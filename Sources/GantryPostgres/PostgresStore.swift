@@ -128,44 +128,38 @@ public final class PostgresStore: CoordinatorStore, Sendable {
         guard current == epoch else { throw FencedError(mine: epoch, current: current) }
     }
 
-    /// Rows per multi-row INSERT (PostgreSQL binds at most 65,535 parameters a statement).
-    static let rowsPerInsert = 1000
+    /// Rows per statement (PostgreSQL binds at most 65,535 parameters a statement).
+    static let rowsPerStatement = 1000
 
     static func run(_ insert: SQLInsert, on connection: PostgresConnection, logger: Logger) async throws {
-        for start in stride(from: 0, to: insert.rows.count, by: rowsPerInsert) {
-            let rows = insert.rows[start..<min(start + rowsPerInsert, insert.rows.count)]
-            var sql = insert.head + " VALUES "
-            var bindings = PostgresBindings(capacity: rows.count * insert.columns)
-            var n = 0
-            for (r, row) in rows.enumerated() {
-                sql += r == 0 ? "(" : ", ("
-                for (c, value) in row.enumerated() {
-                    n += 1
-                    sql += c == 0 ? "$\(n)" : ", $\(n)"
-                    bind(value, into: &bindings)
-                }
-                sql += ")"
-            }
-            sql += " " + insert.tail
-            try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        try await inChunks(insert.rows, columns: insert.columns) { count, bindings in
+            try await connection.query(PostgresQuery(unsafeSQL: insert.manyRows(count), binds: bindings), logger: logger)
         }
     }
 
-    /// Rows known to exist, updated a thousand at a time; one that is missing fails the
-    /// transaction.
+    /// Rows known to exist; one that is missing fails the transaction.
     static func run(_ update: SQLUpdate, on connection: PostgresConnection, logger: Logger) async throws {
-        for start in stride(from: 0, to: update.rows.count, by: rowsPerInsert) {
-            let rows = update.rows[start..<min(start + rowsPerInsert, update.rows.count)]
-            var bindings = PostgresBindings(capacity: rows.count * update.columns)
-            for row in rows {
-                for value in row { bind(value, into: &bindings) }
-            }
-            let returned = try await connection.query(PostgresQuery(unsafeSQL: update.manyRows(rows.count), binds: bindings), logger: logger)
+        try await inChunks(update.rows, columns: update.columns) { count, bindings in
+            let returned = try await connection.query(PostgresQuery(unsafeSQL: update.manyRows(count), binds: bindings), logger: logger)
             var updated = 0
             for try await _ in returned { updated += 1 }
-            guard updated == rows.count else {
-                throw GantryError(.internal, "an update of \(update.table) found \(updated) of its \(rows.count) rows: the store lacks what gantryd wrote before")
+            guard updated == count else {
+                throw GantryError(.internal, "an update of \(update.table) found \(updated) of its \(count) rows: the store lacks what gantryd wrote before")
             }
+        }
+    }
+
+    /// `rows` a thousand at a time, each chunk's values bound in order for `body`.
+    static func inChunks(
+        _ rows: [[SQLValue]], columns: Int, _ body: (_ count: Int, _ bindings: PostgresBindings) async throws -> Void
+    ) async throws {
+        for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
+            let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
+            var bindings = PostgresBindings(capacity: chunk.count * columns)
+            for row in chunk {
+                for value in row { bind(value, into: &bindings) }
+            }
+            try await body(chunk.count, bindings)
         }
     }
 

@@ -37,20 +37,11 @@ public struct SQLUpdate: Hashable, Sendable {
     /// PostgreSQL: `rows` rows at once, `$1`… numbered in row order; one row comes back
     /// (`RETURNING 1`) for each table row updated.
     public func manyRows(_ rows: Int) -> String {
-        var sql = "UPDATE \(table) AS t SET " + set.map { "\($0.name) = v.\($0.name)" }.joined(separator: ", ") + " FROM (VALUES "
-        let all = set + key
-        var n = 0
-        for r in 0..<rows {
-            sql += r == 0 ? "(" : ", ("
-            for (c, column) in all.enumerated() {
-                n += 1
-                sql += (c == 0 ? "$" : ", $") + "\(n)::\(column.type)"
-            }
-            sql += ")"
-        }
-        sql += ") AS v(" + all.map(\.name).joined(separator: ", ") + ") WHERE "
-        sql += key.map { "t.\($0.name) = v.\($0.name)" }.joined(separator: " AND ") + " RETURNING 1"
-        return sql
+        let all = self.set + key
+        return "UPDATE \(table) AS t SET " + self.set.map { "\($0.name) = v.\($0.name)" }.joined(separator: ", ")
+            + " FROM (VALUES " + numberedValues(rows: rows, columns: all.count, types: all.map(\.type)) + ") AS v("
+            + all.map(\.name).joined(separator: ", ") + ") WHERE "
+            + key.map { "t.\($0.name) = v.\($0.name)" }.joined(separator: " AND ") + " RETURNING 1"
     }
 }
 

@@ -106,4 +106,27 @@ public struct SQLInsert: Hashable, Sendable {
     public var oneRow: String {
         head + " VALUES (" + Array(repeating: "?", count: columns).joined(separator: ", ") + ") " + tail
     }
+
+    /// PostgreSQL: `rows` rows at once, `$1`… numbered in row order.
+    public func manyRows(_ rows: Int) -> String {
+        head + " VALUES " + numberedValues(rows: rows, columns: columns) + " " + tail
+    }
+}
+
+/// `($1, $2), ($3, $4)…`: `rows` rows of one placeholder per column, numbered in row order,
+/// each cast to its column's type where `types` gives one (a `VALUES` list in `FROM` has
+/// no column to infer it from).
+func numberedValues(rows: Int, columns: Int, types: [String]? = nil) -> String {
+    var sql = ""
+    var n = 0
+    for r in 0..<rows {
+        sql += r == 0 ? "(" : ", ("
+        for c in 0..<columns {
+            n += 1
+            sql += (c == 0 ? "$" : ", $") + "\(n)"
+            if let types { sql += "::" + types[c] }
+        }
+        sql += ")"
+    }
+    return sql
 }
