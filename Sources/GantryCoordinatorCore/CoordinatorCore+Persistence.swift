@@ -79,10 +79,11 @@ extension CoordinatorCore {
             if let node = nodes[id] { all.append(.persist(.node(node.persisted))) }
         }
         for id in dirtyJobs.sorted() {
-            if let stored = jobs[id]?.storedAttempts {
-                let job = jobs[id]!.job
+            if let index = jobs.index(forKey: id) {
+                let job = jobs.values[index].job
+                let stored = jobs.values[index].storedAttempts
                 all.append(.persist(stored < 0 ? .job(job) : .jobUpdate(job, storedAttempts: Int(stored))))
-                jobs[id]!.storedAttempts = Int32(job.attempts.count)
+                jobs.values[index].storedAttempts = Int32(job.attempts.count)
             }
             if !startedJobs.isEmpty { startedJobs.remove(id) }
         }
