@@ -113,7 +113,9 @@ struct ProtocolContractTests {
 
     @Test("an agent's JobAccept with a malformed job id is refused; the agent stays connected")
     func agentMalformed() async throws {
-        let cluster = try await Cluster()
+        // This raw agent never heartbeats: a ttl it outlives however slow the loaded suite is
+        // (with 2 s it was once lost before its second message).
+        let cluster = try await Cluster(Cluster.Options(ttlMs: 30_000))
         do {
             let join = try token(cluster, "join.token")
             let agent = try await RawPeer(port: cluster.port)
