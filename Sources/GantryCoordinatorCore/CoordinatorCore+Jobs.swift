@@ -65,14 +65,9 @@ extension CoordinatorCore {
     /// progress, or its registration saying it runs one the store left assigned. Nil when
     /// it had started already.
     mutating func start(_ ref: AttemptRef, on id: NodeID, now: Timestamp) -> [CoordinatorDirective]? {
-        var record = jobs[ref.job]!
-        let i = record.job.attempts.count - 1
-        guard record.job.attempts[i].state == .assigned else { return nil }
-        record.job.attempts[i].state = .running
-        record.job.attempts[i].startedAt = now
-        if record.job.state != .cancelled { setState(&record, .running) }
-        if record.job.startedAt == nil { record.job.startedAt = now }
-        jobs[ref.job] = record
+        let index = jobs.index(forKey: ref.job)!
+        guard jobs.values[index].startAttempt(now: now) else { return nil }
+        if jobs.values[index].job.state != .cancelled { setState(at: index, .running) }
         nodes[id]?.meter.hold(ref, now: now)
         return markStarted(ref.job, now: now)
     }
@@ -283,6 +278,15 @@ extension CoordinatorCore {
         pruneFinished()
     }
 
+    /// `setState` for a record changed in place in the table.
+    mutating func setState(at index: [JobID: JobRecord].Index, _ state: JobState) {
+        let old = jobs.values[index].job.state
+        guard old != state else { return }
+        jobCounts[old, default: 0] -= 1
+        jobCounts[state, default: 0] += 1
+        jobs.values[index].job.state = state
+    }
+
     mutating func setState(_ record: inout JobRecord, _ state: JobState) {
         let old = record.job.state
         guard old != state else { return }
@@ -337,15 +341,19 @@ extension CoordinatorCore {
     /// final event ends the watch. What watchers receive, concatenated since the last reset,
     /// is always the job's output.
     mutating func notifyWatchers(_ id: JobID, delta: String = "") -> [CoordinatorDirective] {
-        guard var record = jobs[id] else { return [] }
-        let event = JobEvent(
-            job: record.job, outputDelta: record.unsentOutput + delta, final: record.job.state.isTerminal, outputReset: record.outputReset)
-        if !record.unsentOutput.isEmpty || record.outputReset {
-            record.unsentOutput = ""
-            record.outputReset = false
-            jobs[id] = record
+        guard let index = jobs.index(forKey: id) else { return [] }
+        let list = watchers[id]
+        // Read in place (no copy of the record is kept), so the change below is in place too.
+        let event = list.map { _ in
+            JobEvent(
+                job: jobs.values[index].job, outputDelta: jobs.values[index].unsentOutput + delta,
+                final: jobs.values[index].job.state.isTerminal, outputReset: jobs.values[index].outputReset)
         }
-        guard let list = watchers[id] else { return [] }
+        if !jobs.values[index].unsentOutput.isEmpty || jobs.values[index].outputReset {
+            jobs.values[index].unsentOutput = ""
+            jobs.values[index].outputReset = false
+        }
+        guard let list, let event else { return [] }
         if event.final { watchers[id] = nil }
         return list.map { .jobEvent($0.session, requestID: $0.requestID, event) }
     }

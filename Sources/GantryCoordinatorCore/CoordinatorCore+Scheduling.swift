@@ -13,32 +13,30 @@ extension CoordinatorCore {
         var skipping = Set(blockedShapes.compactMap { $0.value == capacityEpoch ? $0.key : nil })
         var placed = false
         while let (id, shape) = queue.peek(skipping: skipping) {
-            guard var record = jobs[id] else {
+            // The record is changed in place in the table, never copied out (see `JobRecord`).
+            guard let index = jobs.index(forKey: id) else {
                 queue.remove(id)
                 continue
             }
-            let prefix = settings.weights.prefixAffinity > 0 ? PrefixTable.key(record.job.spec.prompt, bytes: settings.prefixBytes) : nil
-            let request = PlacementRequest(record.job.spec, affinity: prefix.flatMap { prefixes[record.job.spec.model]?.engine(for: $0) })
+            let spec = jobs.values[index].job.spec
+            let prefix = settings.weights.prefixAffinity > 0 ? PrefixTable.key(spec.prompt, bytes: settings.prefixBytes) : nil
+            let request = PlacementRequest(spec, affinity: prefix.flatMap { prefixes[spec.model]?.engine(for: $0) })
             let decision = decide(request)
             guard let nodeID = decision.node, let engine = decision.engine, let session = nodes[nodeID]?.session else {
-                record.lastMiss = decision.rejections.isEmpty
+                jobs.values[index].lastMiss = decision.rejections.isEmpty
                     ? "no node serves model \(request.model)" : decision.summary
-                jobs[id] = record
                 skipping.insert(shape)
                 blockedShapes[shape] = capacityEpoch
                 continue
             }
             queue.pop(id)
             blockedShapes[shape] = nil
-            let ref = AttemptRef(job: id, attempt: (record.job.attempts.last?.number ?? 0) + 1)
+            let ref = AttemptRef(job: id, attempt: (jobs.values[index].job.attempts.last?.number ?? 0) + 1)
             // Submitted in this event: nothing about it is in the store yet (see `sendEarly`).
-            let early = record.job.attempts.isEmpty && dirtyJobs.contains(id)
-            record.job.attempts.append(Attempt(number: ref.attempt, node: nodeID, engine: engine, assignedAt: now))
-            record.placedCandidates = decision.ranking
-            record.placedAt = now
-            record.lastMiss = nil
-            setState(&record, .assigned)
-            jobs[id] = record
+            let early = jobs.values[index].job.attempts.isEmpty && dirtyJobs.contains(id)
+            jobs.values[index].place(Attempt(number: ref.attempt, node: nodeID, engine: engine, assignedAt: now), ranking: decision.ranking, at: now)
+            setState(at: index, .assigned)
+            let submittedAt = jobs.values[index].job.submittedAt
             nodes[nodeID]!.hold(ref, engine: engine)
             assignDeadlines.insert(ref, assignedAt: now)
             if let prefix {
@@ -47,7 +45,7 @@ extension CoordinatorCore {
             markDirty(id)
             // The assignment (its attempt number is the fencing epoch) is durable before it
             // is sent, except a new job's, which goes ahead of its own commit.
-            let assign = CoordinatorDirective.send(session, .assign(Assignment(ref: ref, engine: engine, spec: record.job.spec, submittedAt: record.job.submittedAt)))
+            let assign = CoordinatorDirective.send(session, .assign(Assignment(ref: ref, engine: engine, spec: spec, submittedAt: submittedAt)))
             out.append(early ? assign : durable(assign))
             out.append(.notice(.jobPlaced(ref, node: nodeID, engine: engine)))
             placed = true

@@ -96,45 +96,6 @@ public struct CoordinatorCore: Sendable {
     public func tokensPerSecond(now: Timestamp) -> Double { throughput.rate(now: now) }
 }
 
-/// A job plus what the coordinator keeps beside it.
-struct JobRecord: Sendable {
-    var job: Job
-
-    /// How the current attempt was placed, or why no node was found; out of line (a queued
-    /// job that was never tried has none of it).
-    struct Placement: Hashable, Sendable {
-        var candidates = PlacementRanking()
-        var at: Timestamp?
-        var lastMiss: String?
-    }
-
-    var placement: Boxed<Placement>?
-    /// The verdicts of the decision that placed the current attempt.
-    var placedCandidates: PlacementRanking {
-        get { placement.unboxed(or: Placement()).candidates }
-        set { placement.update(empty: Placement()) { $0.candidates = newValue } }
-    }
-    var placedAt: Timestamp? {
-        get { placement.unboxed(or: Placement()).at }
-        set { placement.update(empty: Placement()) { $0.at = newValue } }
-    }
-    /// Why the last placement try found no node.
-    var lastMiss: String? {
-        get { placement.unboxed(or: Placement()).lastMiss }
-        set { placement.update(empty: Placement()) { $0.lastMiss = newValue } }
-    }
-    /// Output watchers have not been sent yet (a result's text past the last progress), and
-    /// whether their next event must tell them to start over (a retry, or a result whose
-    /// text does not continue what was streamed).
-    var unsentOutput = ""
-    var outputReset = false
-    /// How many of the job's attempts the store was handed, or -1 while the job itself
-    /// was not (a new submit): its next write is then the whole job, else an update.
-    var storedAttempts: Int32 = -1
-
-    init(_ job: Job) { self.job = job }
-}
-
 /// Completion tokens over the last 10 seconds, in one-second buckets.
 struct ThroughputMeter: Sendable {
     private var buckets = [Int64](repeating: 0, count: 10)
