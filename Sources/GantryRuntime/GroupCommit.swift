@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+public import NIOConcurrencyHelpers
 
 /// A single writer with group commit.
 ///
@@ -22,16 +22,17 @@ public final class GroupCommit<Change: Sendable>: Sendable {
         public var largestBatch = 0
     }
 
-    private struct State {
-        var pending: [Change] = []
-        var submitted: UInt64 = 0
-        var waiter: CheckedContinuation<Void, Never>?
+    @usableFromInline
+    struct State: Sendable {
+        @usableFromInline var pending: [Change] = []
+        @usableFromInline var submitted: UInt64 = 0
+        @usableFromInline var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
         var failed = false
         var stats = Stats()
     }
 
-    private let state = NIOLockedValueBox(State())
+    @usableFromInline let state = NIOLockedValueBox(State())
     private let maxBatch: Int
     private let write: Write
 
@@ -43,7 +44,8 @@ public final class GroupCommit<Change: Sendable>: Sendable {
     }
 
     /// Queues changes; returns the sequence number that becomes durable with them.
-    @discardableResult
+    /// (Inlinable, so the caller's module specialises it for its changes' type.)
+    @inlinable @discardableResult
     public func submit(_ changes: [Change]) -> UInt64 {
         let (seq, waiter): (UInt64, CheckedContinuation<Void, Never>?) = state.withLockedValue { s in
             s.pending.append(contentsOf: changes)
