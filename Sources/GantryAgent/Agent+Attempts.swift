@@ -1,13 +1,17 @@
 import GantryModel
+import GantryRuntime
 import NIOConcurrencyHelpers
 
 extension Agent {
     /// Runs every attempt the core starts, each in a child task of one task group, until the
-    /// calling task is cancelled and the running attempts have ended.
+    /// calling task is cancelled and the running attempts have ended. The starts come in
+    /// batches (a coordinator sends hundreds of assignments at once under load).
     nonisolated func runAttempts() async {
         await withDiscardingTaskGroup { group in
-            for await (assignment, stop) in starts {
-                group.addTask { await self.run(assignment, stop: stop) }
+            for await _ in starts.signals {
+                for (assignment, stop) in starts.drain() {
+                    group.addTask { await self.run(assignment, stop: stop) }
+                }
             }
         }
     }

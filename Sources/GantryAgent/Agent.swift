@@ -20,8 +20,7 @@ public actor Agent {
     /// Running attempts' stop signals; the attempts themselves run in `runAttempts`, each
     /// given its signal with its assignment (no hop back to this actor to fetch it).
     private var stops: [AttemptRef: StopSignal] = [:]
-    nonisolated let starts: AsyncStream<(Assignment, StopSignal)>
-    private let startInbox: AsyncStream<(Assignment, StopSignal)>.Continuation
+    nonisolated let starts = BatchInbox<(Assignment, StopSignal)>()
     /// Waiting for the agent to be idle (no attempt running), or for every spooled result
     /// to be acknowledged (shutdown).
     private nonisolated let idle = WaitList()
@@ -47,7 +46,6 @@ public actor Agent {
         self.gpuSource = inventory.gpuSource
         self.spool = spool
         self.logger = logger
-        (starts, startInbox) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         self.spoolWriter = GroupCommit { [spool, logger] batch in
             do {
                 // On the writer's own task, as gantryd's store writer does: a hand-off to a
@@ -268,7 +266,7 @@ public actor Agent {
         energy.start(assignment.ref, now: WallClock.now(), counter: counters.read())
         let stop = StopSignal()
         stops[assignment.ref] = stop
-        startInbox.yield((assignment, stop))
+        starts.post((assignment, stop))
     }
 
     /// Graceful shutdown, step one: take no new work.

@@ -1,7 +1,7 @@
 import GantryModel
 import GantryNet
+import GantryRuntime
 import GantryWire
-import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 
@@ -19,34 +19,7 @@ enum SessionEvent: Sendable {
 /// connection: a connection's handler appends on its event loop (`SessionHandler`), and
 /// `SessionService` takes everything appended since its last turn and applies it in one
 /// actor turn. One queue for all connections keeps each connection's events in order.
-final class SessionInbox: Sendable {
-    private struct State {
-        var events: [SessionEvent] = []
-        var signalled = false
-    }
-
-    private let state = NIOLockedValueBox(State())
-    let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-
-    func post(_ event: SessionEvent) {
-        let wake = state.withLockedValue { s in
-            s.events.append(event)
-            defer { s.signalled = true }
-            return !s.signalled
-        }
-        if wake { signal.yield() }
-    }
-
-    /// Everything posted so far, in order.
-    func drain() -> [SessionEvent] {
-        state.withLockedValue { s in
-            s.signalled = false
-            defer { s.events.removeAll(keepingCapacity: true) }
-            return s.events
-        }
-    }
-
-}
+typealias SessionInbox = BatchInbox<SessionEvent>
 
 /// Applies the connections' events: woken by the first event posted after its last
 /// turn, it applies everything queued in one actor turn. It stops after the protocol
