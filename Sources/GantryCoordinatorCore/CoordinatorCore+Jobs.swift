@@ -32,7 +32,7 @@ extension CoordinatorCore {
 
     /// Whether `ref` is the current, unfinished attempt of its job, on node `id`.
     func isCurrent(_ ref: AttemptRef, on id: NodeID) -> Bool {
-        guard let attempt = jobs[ref.job]?.job.currentAttempt else { return false }
+        guard let attempt = jobs[ref.job]?.currentAttempt else { return false }
         return attempt.number == ref.attempt && attempt.node == id && !attempt.state.isTerminal
     }
 
@@ -160,14 +160,20 @@ extension CoordinatorCore {
         _ ref: AttemptRef, as state: AttemptState, reason: String?, now: Timestamp, finishedAt: Timestamp? = nil,
         result: AttemptResult? = nil
     ) -> [CoordinatorDirective] {
-        guard var record = jobs[ref.job], let i = record.job.attempts.lastIndex(where: { $0.number == ref.attempt }) else { return [] }
-        let node = record.job.attempts[i].node
+        guard let index = jobs.index(forKey: ref.job),
+            let i = jobs.values[index].job.attempts.lastIndex(where: { $0.number == ref.attempt })
+        else { return [] }
+        let attempt = jobs.values[index].job.attempts[i]
+        let node = attempt.node
         let released = nodes.update(node) { n in (freed: n.release(ref), charge: n.meter.release(ref, now: now)) }
         if released?.freed == true { capacityEpoch &+= 1 }
         let charge = released.flatMap(\.charge)
-        guard !record.job.attempts[i].state.isTerminal else { return [] }
+        guard !attempt.state.isTerminal else { return [] }
         markDirty(ref.job)
-        let engine = record.job.attempts[i].engine
+        let engine = attempt.engine
+        // Out of the table while it changes beside the rest of the core (so its box is not
+        // copied), and back in it (`jobs[ref.job] = record`) before anything reads it.
+        var record = jobs.values[index].take()
         if let r = result {
             bill(r, charge: charge ?? SlotCharge(), on: node, engine: engine, job: &record)
         } else {

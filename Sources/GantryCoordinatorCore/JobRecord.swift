@@ -40,6 +40,24 @@ struct JobRecord: Sendable {
 
     init(_ job: Job) { storage = Storage(job) }
 
+    private init(storage: Storage) { self.storage = storage }
+
+    /// What a table slot holds while its record is out (`take()`): one box for all, never
+    /// changed (a change would copy it first).
+    private static let standIn = Storage(Job(id: JobID(rawValue: 0), spec: JobSpec(model: "", prompt: ""), submittedAt: Timestamp(unixMillis: 0)))
+
+    /// Moves the record out of where it is (a slot of the jobs table), leaving a stand-in:
+    /// changed outside the table, it is then its box's only holder, so nothing is copied.
+    /// The caller puts it back before the slot is read again.
+    mutating func take() -> JobRecord {
+        let taken = self
+        self = JobRecord(storage: Self.standIn)
+        return taken
+    }
+
+    /// The current (last) attempt, read without copying the job.
+    var currentAttempt: Attempt? { storage.job.attempts.last }
+
     /// The box, made this record's own before a change.
     private mutating func unique() -> Storage {
         if !isKnownUniquelyReferenced(&storage) { storage = Storage(copying: storage) }
