@@ -54,6 +54,15 @@ struct NodeRecord: Sendable {
 
     var pool: String { labels["pool"] ?? "" }
 
+    /// Whether an engine reported a token counter scraped since the node's token drift was
+    /// last sampled (`sampleTokenDrift`).
+    var driftDue: Bool {
+        engines.contains { e in
+            guard let t = e.telemetry, t.generationTokens != nil, let at = t.scrapedAt else { return false }
+            return at > (driftSampledAt[e.name] ?? .zero)
+        }
+    }
+
     init(registration: Registration, session: SessionID, address: String, now: Timestamp, cost: CostProfile? = nil) {
         self.id = registration.nodeID
         self.session = session
