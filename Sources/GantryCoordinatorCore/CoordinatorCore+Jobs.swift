@@ -286,19 +286,21 @@ extension CoordinatorCore {
 
     /// `setState` for a record changed in place in the table.
     mutating func setState(at index: [JobID: JobRecord].Index, _ state: JobState) {
-        let old = jobs.values[index].job.state
-        guard old != state else { return }
-        jobCounts[old, default: 0] -= 1
-        jobCounts[state, default: 0] += 1
+        guard recount(from: jobs.values[index].job.state, to: state) else { return }
         jobs.values[index].job.state = state
     }
 
     mutating func setState(_ record: inout JobRecord, _ state: JobState) {
-        let old = record.job.state
-        guard old != state else { return }
-        jobCounts[old, default: 0] -= 1
-        jobCounts[state, default: 0] += 1
+        guard recount(from: record.job.state, to: state) else { return }
         record.job.state = state
+    }
+
+    /// Moves a job from one state's count to another's; false when the state is unchanged.
+    private mutating func recount(from old: JobState, to new: JobState) -> Bool {
+        guard old != new else { return false }
+        jobCounts[old, default: 0] -= 1
+        jobCounts[new, default: 0] += 1
+        return true
     }
 
     /// Forgets the oldest finished jobs past `finishedJobsInMemory` (the store keeps them).
