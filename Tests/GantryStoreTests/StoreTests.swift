@@ -142,6 +142,32 @@ struct StoreTests {
         #expect(writer.stats.changes == 7 && writer.stats.largestBatch == 3 && writer.stats.transactions == 3)
     }
 
+    @Test("batch inbox: items from concurrent producers all arrive, each producer's in order, in fewer wake-ups than items")
+    func batchInbox() async {
+        let inbox = BatchInbox<(producer: Int, n: Int)>()
+        let producers = 4, each = 2_000
+        let consumer = Task {
+            var got: [(producer: Int, n: Int)] = []
+            var wakeUps = 0
+            for await _ in inbox.signals {
+                wakeUps += 1
+                got += inbox.drain()
+                if got.count == producers * each { break }
+            }
+            return (got, wakeUps)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for p in 0..<producers {
+                group.addTask { for n in 0..<each { inbox.post((p, n)) } }
+            }
+        }
+        let (got, wakeUps) = await consumer.value
+        #expect(got.count == producers * each)
+        for p in 0..<producers { #expect(got.filter { $0.producer == p }.map(\.n) == Array(0..<each)) }
+        #expect(wakeUps < producers * each, "\(wakeUps) wake-ups")
+        #expect(inbox.drain().isEmpty)
+    }
+
     @Test("a failed write is reported and nothing after it is acknowledged")
     func writeFailure() async throws {
         let dir = try StateDir()
