@@ -90,12 +90,9 @@ extension CoordinatorCore {
         // 10,000 agents send one each a second.
         guard let old = nodes[id]?.engines else { return [] }
         let grew = capacityGrew(from: old, to: hb.engines)
-        if !old.elementsEqual(hb.engines, by: { $0.models == $1.models && $0.name == $1.name }), var node = nodes[id] {
-            unindex(node)
-            node.engines = hb.engines
-            index(node)
-            nodes[id] = node
-        }
+        // A node whose engines or models changed is filed again under its new models.
+        let refile = !old.elementsEqual(hb.engines, by: { $0.models == $1.models && $0.name == $1.name })
+        if refile, let node = nodes[id] { unindex(node) }
         let replyTo = nodes.update(id) { node -> SessionID? in
             node.engines = hb.engines
             node.stats = hb.stats
@@ -107,9 +104,10 @@ extension CoordinatorCore {
             node.idleEnergyBaseline = idleEnergy
             return node.heartbeatAcks ? node.session : nil
         }
+        if refile, let node = nodes[id] { index(node) }
         if nodes[id]?.driftDue == true { sampleTokenDrift(id, now: now) }
         // Agents that asked hear back, so they notice a coordinator gone silent.
-        let ack: [CoordinatorDirective] = (replyTo ?? nil).map { [.send($0, .heartbeatAck(seq: hb.seq))] } ?? []
+        let ack: [CoordinatorDirective] = replyTo.flatMap { $0 }.map { [.send($0, .heartbeatAck(seq: hb.seq))] } ?? []
         guard grew else { return ack }
         capacityEpoch &+= 1
         return ack + schedule(now: now)

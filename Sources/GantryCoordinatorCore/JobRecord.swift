@@ -74,15 +74,9 @@ struct JobRecord: Sendable {
         _modify { yield &unique().placement }
     }
 
-    /// The verdicts of the decision that placed the current attempt.
-    var placedCandidates: PlacementRanking {
-        get { placement.unboxed(or: Placement()).candidates }
-        set { placement.update(empty: Placement()) { $0.candidates = newValue } }
-    }
-    var placedAt: Timestamp? {
-        get { placement.unboxed(or: Placement()).at }
-        set { placement.update(empty: Placement()) { $0.at = newValue } }
-    }
+    /// The verdicts of the decision that placed the current attempt (set by `place`).
+    var placedCandidates: PlacementRanking { placement.unboxed(or: Placement()).candidates }
+    var placedAt: Timestamp? { placement.unboxed(or: Placement()).at }
     /// Why the last placement try found no node.
     var lastMiss: String? {
         get { placement.unboxed(or: Placement()).lastMiss }

@@ -321,18 +321,13 @@ struct JobLifecycleTests {
     @Test("the core is a value: a copy taken mid-job does not see what happens to the original, nor the original the copy's changes")
     func coreIsAValue() {
         var h = Harness()
-        h.register("gpu-1", session: 1)
-        let (ids, out) = h.submit()
-        let ref = out.assignments[0].assignment.ref
-        _ = h.agent(.accept(ref), session: 1)
+        let (id, ref, _) = h.accepted()
         var copy = h
-        _ = h.agent(.result(AttemptResult(
-            ref: ref, outcome: .succeeded, output: "done", usage: Usage(promptTokens: 1, completionTokens: 2),
-            engine: "e", startedAt: h.now, finishedAt: h.now)), session: 1)
-        #expect(h.job(ids[0]).state == .succeeded && h.job(ids[0]).output == "done")
-        #expect(copy.job(ids[0]).state == .running && copy.job(ids[0]).output.isEmpty)
-        _ = copy.request(.cancelJob(ids[0]))
-        #expect(copy.job(ids[0]).state == .cancelled)
-        #expect(h.job(ids[0]).state == .succeeded)
+        _ = h.result(ref, session: 1)
+        #expect(h.job(id).state == .succeeded && h.job(id).output == "out")
+        #expect(copy.job(id).state == .running && copy.job(id).output.isEmpty)
+        _ = copy.request(.cancelJob(id))
+        #expect(copy.job(id).state == .cancelled)
+        #expect(h.job(id).state == .succeeded)
     }
 }

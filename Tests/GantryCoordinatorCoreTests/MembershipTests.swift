@@ -112,4 +112,18 @@ struct MembershipTests {
         h.register("old", session: 2)
         #expect(!h.heartbeat(session: 2).unwrapped.contains { if case .send(_, .heartbeatAck) = $0 { true } else { false } })
     }
+
+    @Test("a heartbeat whose engine serves other models files the node under the new ones: jobs for the old model wait, the new one's are placed")
+    func heartbeatChangesModels() {
+        var h = Harness()
+        h.register("gpu-1", session: 1, models: ["m"])
+        _ = h.core.agentMessage(
+            .heartbeat(Heartbeat(seq: 1, sentAt: h.now, engines: [EngineStatus(name: "e", kind: .sim, models: ["m2"], slots: 2)])),
+            session: SessionID(1), now: h.now)
+        let (old, oldOut) = h.submit(model: "m")
+        #expect(oldOut.assignments.isEmpty)
+        #expect(h.job(old[0]).state == .queued)
+        let (new, newOut) = h.submit(model: "m2")
+        #expect(newOut.assignments.map(\.assignment.ref.job) == new)
+    }
 }
