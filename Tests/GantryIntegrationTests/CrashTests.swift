@@ -157,12 +157,13 @@ struct CrashTests {
         try cluster.startAgent("a", engines: Cluster.simEngine(slots: 16, ttftMs: 5, tokensPerSecond: 100))
         do {
             try await eventually("a ready") { try await cluster.nodeStates()["a"] == "ready" }
-            // 8 short jobs (done in ~1.5 s) and 8 long ones (~6 s). The short ones must still
+            // 8 short jobs (done in ~3 s) and 8 long ones (~12 s). The short ones must still
             // run when gantryd is seen with all 16 running and frozen, which on two loaded
-            // cores took longer than the 0.6 s they used to last.
+            // cores took longer than the 0.6 s they used to last, and in a clean-clone CI run
+            // longer than 1.5 s (gantryctl's status polls came about a second apart).
             var lines: [String] = []
-            for i in 0..<8 { lines.append("{\"prompt\": \"short \(i)\", \"max_tokens\": 150}") }
-            for i in 0..<8 { lines.append("{\"prompt\": \"long \(i)\", \"max_tokens\": 600}") }
+            for i in 0..<8 { lines.append("{\"prompt\": \"short \(i)\", \"max_tokens\": 300}") }
+            for i in 0..<8 { lines.append("{\"prompt\": \"long \(i)\", \"max_tokens\": 1200}") }
             let file = try cluster.scratch.write("p.jsonl", lines.joined(separator: "\n"))
             let ids = try await cluster.ctl(["submit", "--model", "sim-8b", "--file", file]).stdout.split(separator: "\n").map(String.init)
             #expect(ids.count == 16)
@@ -194,7 +195,7 @@ struct CrashTests {
                     // Lost with the agent, rerun.
                     #expect(history == ["lost", "succeeded"], "long job \(i): \(history)")
                 }
-                #expect(job["completion_tokens"] as? Int == (i < 8 ? 150 : 600))
+                #expect(job["completion_tokens"] as? Int == (i < 8 ? 300 : 1200))
             }
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")
